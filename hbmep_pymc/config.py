@@ -1,0 +1,126 @@
+"""Reading fit settings from TOML files.
+
+A configuration file has a ``[variables]`` table (``intensity``,
+``features``, ``response``), an ``[mcmc]`` table (``num_chains``,
+``num_warmup``, ``num_samples``, ``thinning``) and optionally ``[model]``
+(``function``, ``mixture``, ``sampler``, ``seed``, ``intensity_unit``,
+``response_unit``) and ``[paths]`` (``csv_path``, ``build_dir``).
+
+Examples
+--------
+A file for the rat data::
+
+    [paths]
+    csv_path = "rat_epidural.csv"
+
+    [variables]
+    intensity = "pulse_amplitude"
+    features = [["participant", "compound_position"]]
+    response = ["LBiceps", "LFCR", "LECR", "LTriceps", "LADM", "LDeltoid", "LBicepsFemoris", "RBiceps"]
+
+    [mcmc]
+    num_chains = 4
+    num_warmup = 1000
+    num_samples = 1000
+    thinning = 1
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """Raised for a configuration file that cannot be used."""
+
+
+_TABLES = {
+    "paths": {"csv_path", "build_dir"},
+    "variables": {"intensity", "features", "response"},
+    "mcmc": {"num_chains", "num_warmup", "num_samples", "thinning"},
+    "model": {"function", "mixture", "sampler", "seed", "intensity_unit", "response_unit", "hierarchical"},
+}
+
+
+@dataclass
+class FitConfig:
+    """Settings of one fit, from a TOML file, command-line flags or both."""
+
+    csv_path: str | None = None
+    build_dir: str | None = None
+    intensity: str | None = None
+    features: list = field(default_factory=list)
+    response: list[str] = field(default_factory=list)
+    mcmc: dict = field(default_factory=dict)
+    model: dict = field(default_factory=dict)
+
+
+def read_config(path: str | Path) -> FitConfig:
+    """Read a TOML configuration file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+
+    Returns
+    -------
+    FitConfig
+        Its settings; relative ``csv_path`` values are resolved against the
+        file's folder.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, is not valid TOML, or has unknown tables or
+        keys, or values of the wrong type.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Configuration file {str(path)!r} not found.")
+    try:
+        content = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"Configuration file {str(path)!r} is not valid TOML: {error}.") from None
+
+    problems = []
+    for table, values in content.items():
+        if table not in _TABLES:
+            problems.append(f"unknown table [{table}] (expected {', '.join(sorted(_TABLES))})")
+            continue
+        if not isinstance(values, dict):
+            problems.append(f"{table!r} must be a table like [{table}]")
+            continue
+        for key in values:
+            if key not in _TABLES[table]:
+                problems.append(f"unknown key {key!r} in [{table}] (expected {', '.join(sorted(_TABLES[table]))})")
+    variables = content.get("variables", {})
+    if "intensity" in variables and not isinstance(variables["intensity"], str):
+        problems.append("[variables] intensity must be a column name")
+    if "response" in variables and not (
+        isinstance(variables["response"], list) and all(isinstance(r, str) for r in variables["response"])
+    ):
+        problems.append("[variables] response must be a list of column names")
+    if "features" in variables and not isinstance(variables["features"], list):
+        problems.append("[variables] features must be a list of column names or lists of names")
+    for key, value in content.get("mcmc", {}).items():
+        if not isinstance(value, int) or isinstance(value, bool):
+            problems.append(f"[mcmc] {key} must be an integer, got {value!r}")
+    if problems:
+        raise ConfigError(f"Invalid configuration file {str(path)!r}: " + "; ".join(problems) + ".")
+
+    paths = content.get("paths", {})
+    csv_path = paths.get("csv_path")
+    if csv_path is not None and not Path(csv_path).is_absolute():
+        csv_path = str(path.parent / csv_path)
+    return FitConfig(
+        csv_path=csv_path,
+        build_dir=paths.get("build_dir"),
+        intensity=variables.get("intensity"),
+        features=list(variables.get("features", [])),
+        response=list(variables.get("response", [])),
+        mcmc=dict(content.get("mcmc", {})),
+        model=dict(content.get("model", {})),
+    )

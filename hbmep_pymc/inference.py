@@ -1,0 +1,143 @@
+"""Completion of a sampled InferenceData: data groups, log-likelihood, masks, attrs."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import arviz as az
+import numpy as np
+import pymc as pm
+import xarray as xr
+from scipy import stats
+
+from hbmep_pymc import site
+from hbmep_pymc.building import MEASUREMENT_DIM, MUSCLE_DIM, OBSERVATION_DIM, ModelSpec, measurement_index
+from hbmep_pymc.data import PreparedData
+from hbmep_pymc.functional import EPS
+from hbmep_pymc.results import mask_unobserved
+
+logger = logging.getLogger(__name__)
+
+
+def observed_cells_array(data: PreparedData, coords: dict) -> xr.DataArray:
+    """Boolean DataArray over ``(*features, muscle)``: True where a curve has data."""
+    dims = (*data.features, MUSCLE_DIM)
+    return xr.DataArray(
+        data.observed_cells(), dims=dims, coords={dim: coords[dim] for dim in dims}
+    )
+
+
+def measurement_coords(data: PreparedData, coords: dict) -> dict:
+    """Coords of the measurement dim, with the row label and muscle of each cell."""
+    rows, muscles = measurement_index(data)
+    return {
+        MEASUREMENT_DIM: coords[MEASUREMENT_DIM],
+        OBSERVATION_DIM: (MEASUREMENT_DIM, np.asarray(coords[OBSERVATION_DIM], dtype=object)[rows]),
+        MUSCLE_DIM: (MEASUREMENT_DIM, np.asarray(data.muscles, dtype=object)[muscles]),
+    }
+
+
+def parameters_at_cells(posterior: xr.Dataset, data: PreparedData, names) -> dict[str, xr.DataArray]:
+    """Pick each curve parameter at every measurement: dims ``(chain, draw, measurement)``."""
+    rows, muscles = measurement_index(data)
+    indexers = {
+        name: xr.DataArray(data.codes[rows, f], dims=MEASUREMENT_DIM)
+        for f, name in enumerate(data.features)
+    }
+    indexers[MUSCLE_DIM] = xr.DataArray(muscles, dims=MEASUREMENT_DIM)
+    return {name: posterior[name].isel(indexers) for name in names}
+
+
+def add_data_groups(idata: az.InferenceData, data: PreparedData, coords: dict) -> None:
+    """Add ``observed_data`` and ``constant_data`` with labelled dims."""
+    rows, muscles = measurement_index(data)
+    cell_coords = measurement_coords(data, coords)
+    observed = xr.Dataset(
+        {site.obs: (MEASUREMENT_DIM, data.response[rows, muscles])}, coords=cell_coords
+    )
+    constant = xr.Dataset(
+        {
+            "intensity": (OBSERVATION_DIM, data.intensity),
+            "response": ((OBSERVATION_DIM, MUSCLE_DIM), data.response),
+            **{
+                f"{name}_code": (OBSERVATION_DIM, data.codes[:, f])
+                for f, name in enumerate(data.features)
+            },
+        },
+        coords={OBSERVATION_DIM: coords[OBSERVATION_DIM], MUSCLE_DIM: data.muscles},
+    )
+    idata.add_groups(observed_data=observed, constant_data=constant)
+
+
+def add_log_likelihood(idata: az.InferenceData, model: pm.Model, data: PreparedData, coords: dict) -> None:
+    """Add the pointwise log-likelihood of every observed cell."""
+    log_likelihood = pm.compute_log_likelihood(
+        idata, model=model, extend_inferencedata=False, progressbar=False
+    )
+    dataset = log_likelihood.assign_coords(measurement_coords(data, coords))
+    idata.add_groups(log_likelihood=dataset)
+
+
+def add_outlier_probability(idata: az.InferenceData, data: PreparedData, spec: ModelSpec) -> None:
+    """Add the per-measurement posterior probability of coming from the outlier component."""
+    rows, muscles = measurement_index(data)
+    names = [*spec.curve.parameters, site.c1, site.c2]
+    at_cell = parameters_at_cells(idata.posterior, data, names)
+    x = data.intensity[rows]
+    y = data.response[rows, muscles]
+    mu = spec.curve(x, eps=EPS, **{p: at_cell[p].to_numpy() for p in spec.curve.parameters})
+    c1 = at_cell[site.c1].to_numpy()
+    c2 = at_cell[site.c2].to_numpy()
+    beta = 1.0 / c1 + 1.0 / (c2 * mu)
+    alpha = mu * beta
+    if site.h in at_cell:
+        scale = at_cell[site.g].to_numpy() + at_cell[site.h].to_numpy()
+    else:
+        scale = spec.curve(
+            float(np.max(data.intensity)), eps=EPS, **{p: at_cell[p].to_numpy() for p in spec.curve.parameters}
+        )
+    q = idata.posterior[site.outlier_prob].to_numpy()[..., None]
+    log_inlier = np.log1p(-q) + stats.gamma.logpdf(y, a=alpha, scale=1.0 / beta)
+    log_outlier = np.log(q) + stats.halfnorm.logpdf(y, scale=scale)
+    probability = np.exp(log_outlier - np.logaddexp(log_inlier, log_outlier))
+    template = at_cell[site.c1]
+    idata.posterior[site.outlier_posterior] = template.copy(data=probability).drop_vars(
+        [dim for dim in data.features + [MUSCLE_DIM] if dim in template.coords]
+    )
+
+
+def finish_idata(
+    idata: az.InferenceData,
+    model: pm.Model,
+    data: PreparedData,
+    spec: ModelSpec,
+    coords: dict,
+    attrs: dict,
+) -> az.InferenceData:
+    """Add data groups, log-likelihood, outlier probabilities, masks and attrs."""
+    add_data_groups(idata, data, coords)
+    add_log_likelihood(idata, model, data, coords)
+    if spec.mixture:
+        add_outlier_probability(idata, data, spec)
+    observed_cells = observed_cells_array(data, coords)
+    if not bool(observed_cells.all()):
+        logger.info(
+            "%d of %d curve cells have no data; their parameters are set to NaN",
+            int((~observed_cells).sum()), observed_cells.size,
+        )
+        idata.posterior = mask_unobserved(idata.posterior, observed_cells)
+    for group in idata.groups():
+        idata[group].attrs.update(_netcdf_attrs(attrs))
+    return idata
+
+
+def _netcdf_attrs(attrs: dict) -> dict:
+    """Encode attrs so NetCDF accepts them: numbers and text stay, the rest becomes JSON."""
+    encoded = {}
+    for key, value in attrs.items():
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            encoded[key] = value
+        else:
+            encoded[key] = json.dumps(value)
+    return encoded

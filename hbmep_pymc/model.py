@@ -1,0 +1,494 @@
+"""Recruitment-curve models: the hierarchical StandardHB and its non-hierarchical baseline.
+
+Examples
+--------
+Fit the bundled TMS data and print thresholds:
+
+>>> import hbmep_pymc as mep
+>>> model = mep.StandardHB()
+>>> model.intensity = "TMSIntensity"
+>>> model.features = ["participant"]
+>>> model.response = ["PKPK_ECR", "PKPK_FCR"]
+>>> df = mep.datasets.load_mock_data()
+>>> df, encoder = model.load(df)
+>>> idata, posterior = model.run(df)  # doctest: +SKIP
+>>> model.threshold_table(idata)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import arviz as az
+import pandas as pd
+import pymc as pm
+
+from hbmep_pymc import curves, results, site
+from hbmep_pymc._version import __version__
+from hbmep_pymc.building import ModelSpec, build_pymc_model, model_coords, sampled_variables
+from hbmep_pymc.data import PreparedData, normalize_features, prepare_data
+from hbmep_pymc.inference import finish_idata
+from hbmep_pymc.priors import Priors, unit_factors
+from hbmep_pymc.sampling import SAMPLERS, MCMCSettings, sample
+
+logger = logging.getLogger(__name__)
+
+
+class UnitScalingWarning(UserWarning):
+    """Warned when the default priors are rescaled to data outside the %MSO and mV footing."""
+
+
+class BaseModel:
+    """Shared machinery of the recruitment-curve models.
+
+    Set the columns, optionally the curve function, priors and sampler
+    settings, then call :meth:`run`. Subclasses choose whether curves are
+    pooled (:attr:`hierarchical`) and may override :meth:`default_priors`
+    to change priors for every fit of the subclass.
+
+    Parameters
+    ----------
+    intensity : str, optional
+        Intensity column.
+    features : list, optional
+        Feature columns; a nested list combines columns into one feature.
+    response : list of str, optional
+        Response columns, one per muscle.
+    function : str, default "rectified_logistic"
+        Curve function: ``"rectified_logistic"``, ``"logistic4"``,
+        ``"logistic5"`` or ``"rectified_linear"``.
+    use_mixture : bool, default False
+        Add the outlier component to the likelihood.
+    priors : Priors or dict, optional
+        Hyperpriors. When omitted, the defaults are used, rescaled to the
+        data's units if they lie outside the %MSO and mV footing.
+    mcmc_params : dict, optional
+        ``num_chains``, ``num_warmup``, ``num_samples``, ``thinning``.
+    sampler : str, default "nutpie"
+        ``"nutpie"``, ``"pymc"``, ``"numpyro"`` or ``"blackjax"``.
+    nonpositive : {"mask", "raise"}, default "mask"
+        Treatment of responses at or below zero.
+    seed : int, default 0
+        Seed of the sampler.
+    intensity_unit, response_unit : str, optional
+        Units for labels, for example ``"%MSO"`` and ``"mV"``.
+    """
+
+    hierarchical: bool = True
+    name: str = "BaseModel"
+
+    rectified_logistic = curves.RECTIFIED_LOGISTIC
+    logistic4 = curves.LOGISTIC4
+    logistic5 = curves.LOGISTIC5
+    rectified_linear = curves.RECTIFIED_LINEAR
+
+    def __init__(
+        self,
+        intensity: str | None = None,
+        features: Sequence | None = None,
+        response: Sequence[str] | None = None,
+        *,
+        function: str = "rectified_logistic",
+        use_mixture: bool = False,
+        priors: Priors | dict | None = None,
+        mcmc_params: dict | None = None,
+        sampler: str = "nutpie",
+        nonpositive: str = "mask",
+        seed: int = 0,
+        intensity_unit: str | None = None,
+        response_unit: str | None = None,
+    ):
+        self.intensity = intensity
+        self.features = list(features) if features is not None else []
+        self.response = list(response) if response is not None else []
+        self.function = function
+        self.use_mixture = use_mixture
+        self.priors = priors
+        self.mcmc_params = dict(mcmc_params) if mcmc_params else {
+            "num_chains": 4, "num_warmup": 1000, "num_samples": 1000, "thinning": 1,
+        }
+        self.sampler = sampler
+        self.nonpositive = nonpositive
+        self.seed = seed
+        self.intensity_unit = intensity_unit
+        self.response_unit = response_unit
+        self.sampler_kwargs: dict[str, Any] = {}
+        self.encoder = None
+        self.last_priors: Priors | None = None
+        self.last_pymc_model: pm.Model | None = None
+
+    # --- curve function -------------------------------------------------
+
+    @property
+    def function(self) -> str:
+        """Name of the curve function."""
+        return self._function
+
+    @function.setter
+    def function(self, value) -> None:
+        self._function = curves.get_curve(value).name
+
+    @property
+    def curve(self) -> curves.Curve:
+        """The :class:`~hbmep_pymc.curves.Curve` of :attr:`function`."""
+        return curves.get_curve(self._function)
+
+    @property
+    def _model(self) -> curves.Curve:
+        """Curve function, settable as in hbmep: ``model._model = model.logistic5``."""
+        return self.curve
+
+    @_model.setter
+    def _model(self, value) -> None:
+        self.function = value
+
+    # --- priors -----------------------------------------------------------
+
+    @classmethod
+    def default_priors(cls) -> Priors:
+        """Return the hyperpriors used when none are given.
+
+        Override in a subclass to change priors for every fit::
+
+            class SlowGrowthHB(StandardHB):
+                @classmethod
+                def default_priors(cls):
+                    priors = super().default_priors()
+                    priors["b_scale"] = Prior("HalfNormal", sigma=1.0)
+                    return priors
+        """
+        return Priors.default()
+
+    def resolve_priors(self, data: PreparedData) -> tuple[Priors, str, tuple[float, float]]:
+        """Choose the priors of a fit: user-given, else defaults rescaled to the data's units.
+
+        Returns
+        -------
+        tuple
+            ``(priors, source, (intensity_factor, response_factor))`` where
+            ``source`` is ``"user"``, ``"default"`` or ``"data-scaled"``.
+        """
+        if self.priors is not None:
+            user = self.priors if isinstance(self.priors, Priors) else Priors.from_dict(self.priors)
+            logger.info("Using the priors set on the model")
+            return user, "user", (1.0, 1.0)
+
+        defaults = self.default_priors()
+        intensity_factor, response_factor = unit_factors(data.intensity, data.response)
+        if intensity_factor == 1.0 and response_factor == 1.0:
+            logger.info("Using the default priors (intensity in %%MSO-like range, response in mV-like range)")
+            return defaults, "default", (1.0, 1.0)
+
+        x_max = float(data.intensity.max())
+        y_max = float(pd.Series(data.response.ravel()).max())
+        message = (
+            f"The default priors assume intensity in %MSO (0-100) and responses in mV, but this "
+            f"data's largest intensity is {x_max:g} and largest response is {y_max:g}. The priors "
+            f"were rescaled from the data's range (intensity factor {intensity_factor:g}, response "
+            f"factor {response_factor:g}); set model.priors to choose them yourself."
+        )
+        logger.info(message)
+        warnings.warn(message, UnitScalingWarning, stacklevel=3)
+        scaled = defaults.scaled(intensity_factor, response_factor, self.function)
+        return scaled, "data-scaled", (intensity_factor, response_factor)
+
+    # --- data ---------------------------------------------------------------
+
+    def prepare(self, df: pd.DataFrame, encoder=None) -> PreparedData:
+        """Validate ``df`` against the model's columns and return model-ready arrays."""
+        return prepare_data(
+            df,
+            self.intensity,
+            self.features,
+            self.response,
+            nonpositive=self.nonpositive,
+            encoder=encoder,
+        )
+
+    def load(self, df: pd.DataFrame):
+        """Validate a data frame and encode its feature columns.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Raw data, one row per pulse.
+
+        Returns
+        -------
+        tuple of (pandas.DataFrame, Encoder)
+            The encoded frame (feature labels replaced by codes; every row
+            kept) and the encoder that maps codes back to labels.
+
+        Raises
+        ------
+        hbmep_pymc.data.DataError
+            If a column is missing or a value is unusable; the message
+            lists every problem.
+
+        Examples
+        --------
+        >>> import hbmep_pymc as mep
+        >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR"])
+        >>> df, encoder = model.load(mep.datasets.load_mock_data())
+        >>> encoder["participant"].inverse_transform([0, 1, 2]).tolist()
+        ['P1', 'P2', 'P3']
+        """
+        data = self.prepare(df)
+        self.encoder = data.encoder
+        return data.df, data.encoder
+
+    # --- fitting -------------------------------------------------------------
+
+    def model_spec(self, priors: Priors) -> ModelSpec:
+        """Return the structural description of the model for given priors."""
+        return ModelSpec(
+            curve=self.curve, priors=priors, hierarchical=self.hierarchical, mixture=self.use_mixture
+        )
+
+    def build(self, df: pd.DataFrame, encoder=None) -> pm.Model:
+        """Build the PyMC model for ``df`` without sampling it.
+
+        Returns
+        -------
+        pymc.Model
+            The model, with labelled dims.
+        """
+        data = self.prepare(df, encoder)
+        priors, _, _ = self.resolve_priors(data)
+        return build_pymc_model(data, self.model_spec(priors))
+
+    def run(
+        self,
+        df: pd.DataFrame,
+        *,
+        encoder=None,
+        mcmc_params: dict | None = None,
+        sampler: str | None = None,
+        seed: int | None = None,
+        progress_bar: bool = True,
+        **sampler_kwargs,
+    ) -> tuple[az.InferenceData, results.Posterior]:
+        """Fit the model to ``df`` by MCMC.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Raw or encoded data.
+        encoder : Encoder, optional
+            Encoder of an encoded frame whose attrs were lost.
+        mcmc_params : dict, optional
+            Overrides :attr:`mcmc_params` for this fit.
+        sampler : str, optional
+            Overrides :attr:`sampler` for this fit.
+        seed : int, optional
+            Overrides :attr:`seed` for this fit.
+        progress_bar : bool, default True
+            Show the sampler's progress bar.
+        **sampler_kwargs
+            Passed to the back-end (nutpie: ``backend``,
+            ``low_rank_modified_mass_matrix``, ...).
+
+        Returns
+        -------
+        idata : arviz.InferenceData
+            ``posterior``, ``sample_stats``, ``observed_data``,
+            ``constant_data`` and ``log_likelihood`` groups; attrs record
+            the package version, model, curve function and settings.
+        posterior : Posterior
+            Variable name to NumPy array with chains and draws flattened
+            first, for example ``posterior["a"].shape == (4000, 3, 2)``.
+
+        Raises
+        ------
+        hbmep_pymc.data.DataError
+            If the data are unusable.
+        """
+        sampler = sampler or self.sampler
+        if sampler not in SAMPLERS:
+            raise ValueError(f"Unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}.")
+        settings = MCMCSettings.from_params(
+            mcmc_params or self.mcmc_params,
+            seed=self.seed if seed is None else seed,
+            progress_bar=progress_bar,
+        )
+        settings.sampler_kwargs = {**self.sampler_kwargs, **sampler_kwargs}
+
+        data = self.prepare(df, encoder)
+        self.encoder = data.encoder
+        priors, source, factors = self.resolve_priors(data)
+        self.last_priors = priors
+        spec = self.model_spec(priors)
+        pymc_model = build_pymc_model(data, spec)
+        self.last_pymc_model = pymc_model
+
+        idata = sample(pymc_model, sampler, settings)
+        attrs = self._fit_attrs(settings, sampler, priors, source, factors)
+        idata = finish_idata(idata, pymc_model, data, spec, model_coords(data), attrs)
+
+        results.check_convergence(idata, sampled_variables(spec))
+        return idata, results.Posterior.from_idata(idata)
+
+    def _fit_attrs(self, settings, sampler, priors, source, factors) -> dict:
+        return {
+            "hbmep_pymc_version": __version__,
+            "model": type(self).__name__,
+            "hierarchical": int(self.hierarchical),
+            "function": self.function,
+            "use_mixture": int(self.use_mixture),
+            "intensity": self.intensity,
+            "features": normalize_features(self.features),
+            "response": list(self.response),
+            "sampler": sampler,
+            "num_chains": settings.num_chains,
+            "num_warmup": settings.num_warmup,
+            "num_samples": settings.num_samples,
+            "thinning": settings.thinning,
+            "seed": -1 if settings.seed is None else settings.seed,
+            "priors": priors.to_dict(),
+            "priors_source": source,
+            "intensity_factor": factors[0],
+            "response_factor": factors[1],
+            "intensity_unit": self.intensity_unit or "",
+            "response_unit": self.response_unit or "",
+        }
+
+    # --- results ---------------------------------------------------------------
+
+    def sampled_variables(self) -> list[str]:
+        """Names of the sampled variables of this model configuration."""
+        return sampled_variables(self.model_spec(Priors.default()))
+
+    def summary(self, source, var_names: Sequence[str] | None = None, hdi_prob: float = 0.95) -> pd.DataFrame:
+        """Summarise a fit: mean, sd, 95 % HDI, MCSE, bulk and tail ESS and r_hat.
+
+        Parameters
+        ----------
+        source : InferenceData or Posterior
+            The output of :meth:`run` (either element).
+        var_names : sequence of str, optional
+            Variables; the sampled ones by default.
+        hdi_prob : float, default 0.95
+            HDI probability.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per variable and cell, labelled with the original
+            participant and muscle names; curves without data are left out.
+        """
+        names = list(var_names) if var_names is not None else self.sampled_variables()
+        return results.summary(
+            source, var_names=names, hdi_prob=hdi_prob, num_chains=self.mcmc_params.get("num_chains")
+        )
+
+    def threshold_table(self, idata: az.InferenceData, hdi_prob: float = 0.95) -> pd.DataFrame:
+        """Posterior mean, sd and HDI of the threshold per curve group and muscle.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns: the feature dims, ``muscle``, ``mean``, ``sd``,
+            ``hdi_lower``, ``hdi_upper``.
+        """
+        features = [name for name in idata.posterior[site.a].dims if name not in ("chain", "draw", "muscle")]
+        return results.threshold_table(idata, features, hdi_prob=hdi_prob)
+
+    # --- state -----------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        """Return the model's settings as JSON-compatible data.
+
+        Examples
+        --------
+        >>> import hbmep_pymc as mep
+        >>> state = mep.StandardHB("x", ["participant"], ["y"]).state_dict()
+        >>> state["function"]
+        'rectified_logistic'
+        """
+        priors = self.priors
+        if isinstance(priors, Priors):
+            priors = priors.to_dict()
+        state = {
+            "model": type(self).__name__,
+            "hbmep_pymc_version": __version__,
+            "intensity": self.intensity,
+            "features": [list(columns) if len(columns) > 1 else columns[0]
+                         for columns in normalize_features(self.features)],
+            "response": list(self.response),
+            "function": self.function,
+            "use_mixture": bool(self.use_mixture),
+            "priors": priors,
+            "mcmc_params": dict(self.mcmc_params),
+            "sampler": self.sampler,
+            "sampler_kwargs": dict(self.sampler_kwargs),
+            "nonpositive": self.nonpositive,
+            "seed": self.seed,
+            "intensity_unit": self.intensity_unit,
+            "response_unit": self.response_unit,
+        }
+        json.dumps(state)
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore settings from :meth:`state_dict` output."""
+        for key in (
+            "intensity", "features", "response", "function", "use_mixture", "mcmc_params",
+            "sampler", "sampler_kwargs", "nonpositive", "seed", "intensity_unit", "response_unit",
+        ):
+            if key in state:
+                setattr(self, key, state[key])
+        if state.get("priors") is not None:
+            self.priors = Priors.from_dict(state["priors"])
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(intensity={self.intensity!r}, features={self.features!r}, "
+            f"response={self.response!r}, function={self.function!r}, use_mixture={self.use_mixture})"
+        )
+
+
+class StandardHB(BaseModel):
+    """Hierarchical model: curve parameters partially pooled across curve groups and muscles.
+
+    ``a ~ TN(a_loc, a_scale)`` and ``p = p_scale * p_raw`` with
+    ``p_raw ~ HN(1)`` for ``p`` in ``b, g, h, v, c1, c2``; the
+    hyperparameters are shared by every curve, which is what lets sparse
+    curves borrow strength. See :class:`BaseModel` for the parameters.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    >>> model.function = "logistic5"
+    >>> model.sampled_variables()[:3]
+    ['a_loc', 'a_scale', 'b_scale']
+    """
+
+    hierarchical = True
+    name = "StandardHB"
+
+
+class NonHierarchicalBayesianModel(BaseModel):
+    """The same priors fitted to every curve on its own, with nothing pooled.
+
+    Every curve group and muscle gets its own copy of the hyperparameters,
+    in one vectorised model, so it samples all curves at once. Output layout
+    and variable names match :class:`StandardHB`.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> model = mep.NonHierarchicalBayesianModel("TMSIntensity", ["participant"], ["PKPK_ECR"])
+    >>> model.hierarchical
+    False
+    """
+
+    hierarchical = False
+    name = "NonHierarchicalBayesianModel"
+
+
+MODELS = {cls.__name__: cls for cls in (StandardHB, NonHierarchicalBayesianModel)}
