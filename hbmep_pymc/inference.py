@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 
 import arviz as az
 import numpy as np
@@ -18,6 +19,9 @@ from hbmep_pymc.functional import EPS
 from hbmep_pymc.results import mask_unobserved
 
 logger = logging.getLogger(__name__)
+
+MAX_LOG_LIKELIHOOD_SIZE = 50_000_000
+"""Largest number of pointwise log-likelihood values stored without being asked (400 MB)."""
 
 
 def observed_cells_array(data: PreparedData, coords: dict) -> xr.DataArray:
@@ -114,10 +118,23 @@ def finish_idata(
     spec: ModelSpec,
     coords: dict,
     attrs: dict,
+    log_likelihood: bool | None = None,
 ) -> az.InferenceData:
     """Add data groups, log-likelihood, outlier probabilities, masks and attrs."""
     add_data_groups(idata, data, coords)
-    add_log_likelihood(idata, model, data, coords)
+    size = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"] * int(data.observed.sum())
+    if log_likelihood is None:
+        log_likelihood = size <= MAX_LOG_LIKELIHOOD_SIZE
+        if not log_likelihood:
+            warnings.warn(
+                f"The pointwise log-likelihood was not stored: {size:.2g} values (draws times "
+                f"observed cells) would take about {size * 8 / 1e9:.1f} GB. Pass "
+                f"log_likelihood=True to model.run to store it for LOO and WAIC.",
+                UserWarning,
+                stacklevel=3,
+            )
+    if log_likelihood:
+        add_log_likelihood(idata, model, data, coords)
     if spec.mixture:
         add_outlier_probability(idata, data, spec)
     observed_cells = observed_cells_array(data, coords)

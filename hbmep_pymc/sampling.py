@@ -19,6 +19,15 @@ logger = logging.getLogger(__name__)
 
 SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
 
+TARGET_ACCEPT = 0.9
+"""Default NUTS target acceptance rate.
+
+The rectified-logistic posterior has a curved ridge where ``v`` is near zero
+(the curve stays flat past ``a``, so ``a`` and ``ln v`` trade off). With the
+usual 0.8, nutpie gave 27 divergences on the bundled data (4 chains of 1000 +
+1000); with 0.9 it gave 0-1 at about 20 % more gradient evaluations.
+"""
+
 
 @dataclass
 class MCMCSettings:
@@ -115,7 +124,7 @@ def _sample_nutpie(model: pm.Model, settings: MCMCSettings) -> az.InferenceData:
     _require("nutpie", "nutpie")
     import nutpie
 
-    options = dict(settings.sampler_kwargs)
+    options = {"target_accept": TARGET_ACCEPT, **settings.sampler_kwargs}
     compile_options = {key: options.pop(key) for key in list(options) if key in _COMPILE_KEYS}
     compiled = nutpie.compile_pymc_model(model, **compile_options)
     idata = nutpie.sample(
@@ -136,7 +145,7 @@ def _sample_pymc(model: pm.Model, sampler: str, settings: MCMCSettings) -> az.In
     if sampler in ("numpyro", "blackjax"):
         _require("jax", sampler)
         _require(sampler, sampler)
-    kwargs = dict(settings.sampler_kwargs)
+    kwargs = {"target_accept": TARGET_ACCEPT, **settings.sampler_kwargs}
     if sampler == "pymc":
         kwargs.setdefault("cores", min(settings.num_chains, os.cpu_count() or 1))
         kwargs.setdefault("compute_convergence_checks", False)
