@@ -14,9 +14,22 @@ Examples
 
 from hbmep_pymc import datasets, functional, site
 from hbmep_pymc._version import __version__
+from hbmep_pymc.archive import (
+    ArchiveError,
+    ArchiveVersionError,
+    CorruptArchiveError,
+    NotAnArchiveError,
+    load,
+    load_data_frame,
+    load_fit,
+    save,
+    save_fit,
+)
+from hbmep_pymc.comparison import ComparisonError, ParetoKWarning, compare
 from hbmep_pymc.curves import CURVES, Curve, get_curve
 from hbmep_pymc.data import DataError, NonPositiveResponseWarning
 from hbmep_pymc.encoding import Encoder, LabelEncoder
+from hbmep_pymc.frame_io import FrameEncodingError
 from hbmep_pymc.model import (
     BaseModel,
     NonHierarchicalBayesianModel,
@@ -27,6 +40,19 @@ from hbmep_pymc.priors import Prior, Priors
 from hbmep_pymc.results import ConvergenceWarning, Posterior
 
 __all__ = [
+    "ArchiveError",
+    "ArchiveVersionError",
+    "ComparisonError",
+    "CorruptArchiveError",
+    "FrameEncodingError",
+    "NotAnArchiveError",
+    "ParetoKWarning",
+    "compare",
+    "load",
+    "load_data_frame",
+    "load_fit",
+    "save",
+    "save_fit",
     "CURVES",
     "BaseModel",
     "ConvergenceWarning",

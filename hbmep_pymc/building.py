@@ -25,7 +25,7 @@ MUSCLE_DIM = "muscle"
 
 @dataclass
 class ModelSpec:
-    """What a PyMC model is built from, besides the data."""
+    """Structural choices of a model: curve, priors, pooling and mixture."""
 
     curve: Curve
     priors: Priors

@@ -8,6 +8,9 @@ distinct intensities than curve parameters. After sampling,
   intensity is below 80 % of its height, so ``g + h`` rests on the prior;
 - ``no threshold within the tested range``: most posterior mass of ``a``
   lies above the largest tested intensity;
+- ``threshold below the tested range``: most posterior mass of ``a`` lies
+  below the smallest tested intensity, so the muscle responds at every
+  tested intensity;
 - ``poor fit at high intensities``: the posterior predictive check of the
   mean log-response over the top quarter of intensities fails (p below 0.01
   or above 0.99), as when responses fall at the highest intensities.
@@ -108,7 +111,6 @@ def check_identifiability(data: PreparedData, curve: Curve, hierarchical: bool) 
             f"the {curve.name} curve, so their data alone cannot identify them: {shown}. Their "
             f"estimates come from pooling and the priors."
         )
-        logger.warning(message)
         warnings.warn(message, IdentifiabilityWarning, stacklevel=3)
     return weak
 
@@ -153,7 +155,8 @@ def curve_diagnostics(idata: az.InferenceData, curve: Curve, seed: int = 0) -> p
     -------
     pandas.DataFrame
         One row per curve with data: the feature dims, ``muscle``,
-        ``max_intensity``, ``prob_saturation_reached``, ``prob_threshold_above_range``,
+        ``min_intensity``, ``max_intensity``, ``prob_saturation_reached``,
+        ``prob_threshold_above_range``, ``prob_threshold_below_range``,
         ``ppc_p_top`` and ``notes`` (flags joined by ``"; "``, empty when none).
     """
     posterior = idata.posterior
@@ -167,9 +170,11 @@ def curve_diagnostics(idata: az.InferenceData, curve: Curve, seed: int = 0) -> p
         values = {name: posterior[name].sel(selection).to_numpy().ravel() for name in
                   (*curve.parameters, site.c1, site.c2)}
         x_max = float(group["x"].max())
+        x_min = float(group["x"].min())
         a = values[site.a]
 
         record = dict(selection)
+        record["min_intensity"] = x_min
         record["max_intensity"] = x_max
         notes = []
         if site.h in values:
@@ -182,6 +187,9 @@ def curve_diagnostics(idata: az.InferenceData, curve: Curve, seed: int = 0) -> p
         record["prob_threshold_above_range"] = float(np.mean(a > x_max))
         if record["prob_threshold_above_range"] > 0.5:
             notes.append("no threshold within the tested range")
+        record["prob_threshold_below_range"] = float(np.mean(a < x_min))
+        if curve.has_threshold and record["prob_threshold_below_range"] > 0.5:
+            notes.append("threshold below the tested range")
 
         top = _top_quarter(group)
         mu = curve(top["x"].to_numpy()[None, :], **{p: values[p][:, None] for p in curve.parameters})

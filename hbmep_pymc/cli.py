@@ -75,6 +75,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--no-progress", action="store_true", help="hide the sampler's progress bar")
     fit.add_argument("--quiet", action="store_true", help="log warnings and errors only")
+
+    compare = commands.add_parser(
+        "compare",
+        help="compare saved fits by PSIS-LOO or WAIC",
+        description="Load archives written by model.save or hbmep_pymc.save and print ArviZ's "
+        "comparison table, best model first.",
+    )
+    compare.add_argument(
+        "fits", nargs="+", metavar="NAME=PATH", help="model name and archive path, at least two"
+    )
+    compare.add_argument(
+        "--ic", choices=("loo", "waic"), default="loo", help="information criterion (default loo)"
+    )
+    compare.add_argument("--by-muscle", action="store_true", help="print one table per muscle")
+    compare.add_argument("--quiet", action="store_true", help="log warnings and errors only")
     return parser
 
 
@@ -152,7 +167,7 @@ def resolve_settings(args: argparse.Namespace) -> FitConfig:
 
 
 def run_fit(args: argparse.Namespace) -> int:
-    """Fit as the flags say, print the summary and thresholds, and write the outputs."""
+    """Fit with the given flags, print the summary and thresholds, and write the outputs."""
     config = resolve_settings(args)
     if config.csv_path is None:
         df = datasets.load_mock_data()
@@ -199,6 +214,30 @@ def run_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_compare(args: argparse.Namespace) -> int:
+    """Load the archives named on the command line, compare them and print the table."""
+    from hbmep_pymc.archive import ArchiveError, load_fit
+    from hbmep_pymc.comparison import compare
+
+    fits = {}
+    for item in args.fits:
+        name, separator, path = item.partition("=")
+        if not separator or not name or not path:
+            raise ValueError(f"Expected NAME=PATH, got {item!r}; for example rectified_logistic=fits/rl.nc.")
+        if name in fits:
+            raise ValueError(f"The model name {name!r} is given twice; give every fit its own name.")
+        try:
+            _, fits[name] = load_fit(path)
+        except ArchiveError as error:
+            print(f"hbmep-pymc: error: {error}", file=sys.stderr)
+            return 2
+
+    table = compare(fits, ic=args.ic, by_muscle=args.by_muscle)
+    with pd.option_context("display.max_rows", None, "display.width", 160):
+        print(table.round(3).to_string())
+    return 0
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {message}", file=sys.stderr)
 
@@ -211,9 +250,13 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s: %(message)s",
     )
     warnings.showwarning = _show_warning
+    # PyTensor's note about BLAS concerns its C back-end, not the nutpie fits run here.
+    warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
     try:
         if args.command == "fit":
             return run_fit(args)
+        if args.command == "compare":
+            return run_compare(args)
     except (DataError, ConfigError, FileNotFoundError, ValueError, ImportError, TypeError) as error:
         text = " ".join(str(error).split())
         print(f"hbmep-pymc: error: {text}", file=sys.stderr)

@@ -281,7 +281,7 @@ def _encode_features(
 
 
 def is_encoded(df: pd.DataFrame) -> bool:
-    """Whether ``df`` is the output of :func:`encode` (its attrs carry the encoder)."""
+    """Return whether ``df`` came from :func:`encode` (its attrs contain the encoder)."""
     return ENCODER_ATTR in df.attrs
 
 
@@ -427,7 +427,6 @@ def _warn_masked(data: PreparedData, df: pd.DataFrame, masked: dict[str, int]) -
         + ", ".join(parts)
         + ". Zeros often mean dropped recordings; pass nonpositive='raise' to stop on them instead."
     )
-    logger.info(message)
     warnings.warn(message, NonPositiveResponseWarning, stacklevel=3)
 
 

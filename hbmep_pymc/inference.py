@@ -83,7 +83,9 @@ def add_log_likelihood(idata: az.InferenceData, model: pm.Model, data: PreparedD
     idata.add_groups(log_likelihood=dataset)
 
 
-def add_outlier_probability(idata: az.InferenceData, data: PreparedData, spec: ModelSpec) -> None:
+def add_outlier_probability(
+    idata: az.InferenceData, data: PreparedData, spec: ModelSpec, coords: dict
+) -> None:
     """Add the per-measurement posterior probability of coming from the outlier component."""
     rows, muscles = measurement_index(data)
     names = [*spec.curve.parameters, site.c1, site.c2]
@@ -106,9 +108,20 @@ def add_outlier_probability(idata: az.InferenceData, data: PreparedData, spec: M
     log_outlier = np.log(q) + stats.halfnorm.logpdf(y, scale=scale)
     probability = np.exp(log_outlier - np.logaddexp(log_inlier, log_outlier))
     template = at_cell[site.c1]
-    idata.posterior[site.outlier_posterior] = template.copy(data=probability).drop_vars(
+    probability = template.copy(data=probability).drop_vars(
         [dim for dim in data.features + [MUSCLE_DIM] if dim in template.coords]
     )
+    # The posterior already has a "muscle" dim, so the muscle of each measurement
+    # gets its own coordinate name here.
+    cell_coords = measurement_coords(data, coords)
+    probability = probability.assign_coords(
+        {
+            MEASUREMENT_DIM: cell_coords[MEASUREMENT_DIM],
+            OBSERVATION_DIM: cell_coords[OBSERVATION_DIM],
+            "measurement_muscle": cell_coords[MUSCLE_DIM],
+        }
+    )
+    idata.posterior[site.outlier_posterior] = probability
 
 
 def finish_idata(
@@ -136,7 +149,7 @@ def finish_idata(
     if log_likelihood:
         add_log_likelihood(idata, model, data, coords)
     if spec.mixture:
-        add_outlier_probability(idata, data, spec)
+        add_outlier_probability(idata, data, spec, coords)
     observed_cells = observed_cells_array(data, coords)
     if not bool(observed_cells.all()):
         logger.info(

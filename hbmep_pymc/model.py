@@ -29,20 +29,30 @@ import pymc as pm
 
 from hbmep_pymc import curves, results, site
 from hbmep_pymc._version import __version__
+from hbmep_pymc.archive import ArchiveMixin
 from hbmep_pymc.building import ModelSpec, build_pymc_model, model_coords, sampled_variables
+from hbmep_pymc.checks import check_identifiability, convergence_notes, curve_diagnostics
 from hbmep_pymc.data import PreparedData, normalize_features, prepare_data
 from hbmep_pymc.inference import finish_idata
+from hbmep_pymc.plotting import PlottingMixin
+from hbmep_pymc.prediction import PredictionMixin
 from hbmep_pymc.priors import Priors, unit_factors
 from hbmep_pymc.sampling import SAMPLERS, MCMCSettings, sample
 
 logger = logging.getLogger(__name__)
 
 
+_DIAGNOSTIC_COLUMNS = {
+    "min_intensity", "max_intensity", "prob_saturation_reached", "prob_threshold_above_range",
+    "prob_threshold_below_range", "ppc_p_top", "notes",
+}
+
+
 class UnitScalingWarning(UserWarning):
     """Warned when the default priors are rescaled to data outside the %MSO and mV footing."""
 
 
-class BaseModel:
+class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
     """Shared machinery of the recruitment-curve models.
 
     Set the columns, optionally the curve function, priors and sampler
@@ -180,7 +190,7 @@ class BaseModel:
         defaults = self.default_priors()
         intensity_factor, response_factor = unit_factors(data.intensity, data.response)
         if intensity_factor == 1.0 and response_factor == 1.0:
-            logger.info("Using the default priors (intensity in %%MSO-like range, response in mV-like range)")
+            logger.info("Using the default priors (intensity in a %MSO-like range, responses in a mV-like range)")
             return defaults, "default", (1.0, 1.0)
 
         x_max = float(data.intensity.max())
@@ -191,7 +201,6 @@ class BaseModel:
             f"were rescaled from the data's range (intensity factor {intensity_factor:g}, response "
             f"factor {response_factor:g}); set model.priors to choose them yourself."
         )
-        logger.info(message)
         warnings.warn(message, UnitScalingWarning, stacklevel=3)
         scaled = defaults.scaled(intensity_factor, response_factor, self.function)
         return scaled, "data-scaled", (intensity_factor, response_factor)
@@ -270,6 +279,7 @@ class BaseModel:
         sampler: str | None = None,
         seed: int | None = None,
         progress_bar: bool = True,
+        log_likelihood: bool | None = None,
         **sampler_kwargs,
     ) -> tuple[az.InferenceData, results.Posterior]:
         """Fit the model to ``df`` by MCMC.
@@ -288,6 +298,11 @@ class BaseModel:
             Overrides :attr:`seed` for this fit.
         progress_bar : bool, default True
             Show the sampler's progress bar.
+        log_likelihood : bool, optional
+            Store the pointwise log-likelihood (needed for LOO and WAIC).
+            By default it is stored unless it would exceed about 400 MB
+            (draws times observed cells above 5e7); then a warning
+            explains how to force it.
         **sampler_kwargs
             Passed to the back-end (nutpie: ``backend``,
             ``low_rank_modified_mass_matrix``, ...).
@@ -319,6 +334,7 @@ class BaseModel:
 
         data = self.prepare(df, encoder)
         self.encoder = data.encoder
+        check_identifiability(data, self.curve, self.hierarchical)
         priors, source, factors = self.resolve_priors(data)
         self.last_priors = priors
         spec = self.model_spec(priors)
@@ -327,7 +343,9 @@ class BaseModel:
 
         idata = sample(pymc_model, sampler, settings)
         attrs = self._fit_attrs(settings, sampler, priors, source, factors)
-        idata = finish_idata(idata, pymc_model, data, spec, model_coords(data), attrs)
+        idata = finish_idata(
+            idata, pymc_model, data, spec, model_coords(data), attrs, log_likelihood=log_likelihood
+        )
 
         results.check_convergence(idata, sampled_variables(spec))
         return idata, results.Posterior.from_idata(idata)
@@ -381,9 +399,45 @@ class BaseModel:
             participant and muscle names; curves without data are left out.
         """
         names = list(var_names) if var_names is not None else self.sampled_variables()
-        return results.summary(
+        table = results.summary(
             source, var_names=names, hdi_prob=hdi_prob, num_chains=self.mcmc_params.get("num_chains")
         )
+        idata = source if isinstance(source, az.InferenceData) else getattr(source, "idata", None)
+        if idata is None or "constant_data" not in idata.groups():
+            return table
+        min_ess = results.MIN_ESS_PER_CHAIN * idata.posterior.sizes["chain"]
+        notes = convergence_notes(idata, names, min_ess)
+        curve_notes = self._curve_notes(idata)
+        column = []
+        for label in table.index:
+            cell = label[label.find("[") + 1 : -1] if "[" in label else None
+            row_notes = notes.get(label, []) + ([curve_notes[cell]] if cell in curve_notes else [])
+            column.append("; ".join(note for note in row_notes if note))
+        table["notes"] = column
+        return table
+
+    def _curve_notes(self, idata: az.InferenceData) -> dict[str, str]:
+        """Curve label (``"P1, PKPK_ECR"``) to its diagnostic notes."""
+        diagnostics = self.curve_diagnostics(idata)
+        keys = [column for column in diagnostics.columns if column not in _DIAGNOSTIC_COLUMNS]
+        return {
+            ", ".join(str(value) for value in row[keys]): row["notes"]
+            for _, row in diagnostics.iterrows()
+            if row["notes"]
+        }
+
+    def curve_diagnostics(self, idata: az.InferenceData) -> pd.DataFrame:
+        """Flag curves whose saturation or threshold rests on the prior, or that fit poorly.
+
+        See :func:`hbmep_pymc.checks.curve_diagnostics`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per curve with data, with a ``notes`` column.
+        """
+        curve = curves.get_curve(idata.posterior.attrs.get("function", self.function))
+        return curve_diagnostics(idata, curve)
 
     def threshold_table(self, idata: az.InferenceData, hdi_prob: float = 0.95) -> pd.DataFrame:
         """Posterior mean, sd and HDI of the threshold per curve group and muscle.
@@ -392,10 +446,25 @@ class BaseModel:
         -------
         pandas.DataFrame
             Columns: the feature dims, ``muscle``, ``mean``, ``sd``,
-            ``hdi_lower``, ``hdi_upper``.
+            ``hdi_lower``, ``hdi_upper``, and for fits with data groups
+            ``prob_threshold_below_range``, ``prob_threshold_above_range``,
+            ``prob_saturation_reached`` and ``notes`` (see :meth:`curve_diagnostics`).
         """
         features = [name for name in idata.posterior[site.a].dims if name not in ("chain", "draw", "muscle")]
-        return results.threshold_table(idata, features, hdi_prob=hdi_prob)
+        table = results.threshold_table(idata, features, hdi_prob=hdi_prob)
+        if "constant_data" not in idata.groups():
+            return table
+        diagnostics = self.curve_diagnostics(idata)
+        keys = [*features, "muscle"]
+        merged = table.merge(
+            diagnostics[
+                [*keys, "prob_threshold_below_range", "prob_threshold_above_range",
+                 "prob_saturation_reached", "notes"]
+            ],
+            on=keys,
+            how="left",
+        )
+        return merged
 
     # --- state -----------------------------------------------------------------
 
