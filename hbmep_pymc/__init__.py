@@ -12,6 +12,12 @@ Examples
 >>> model.summary(idata)  # doctest: +SKIP
 """
 
+import warnings
+
+# PyTensor warns at compile time that it found no BLAS for its C back-end.
+# nutpie compiles with numba, which does not use that C back-end.
+warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
+
 from hbmep_pymc import datasets, functional, site
 from hbmep_pymc._version import __version__
 from hbmep_pymc.archive import (

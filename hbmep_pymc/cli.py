@@ -201,6 +201,9 @@ def run_fit(args: argparse.Namespace) -> int:
     output.mkdir(parents=True, exist_ok=True)
     idata_path = output / "inference_data.nc"
     idata.to_netcdf(str(idata_path))
+    # The archive keeps the model settings and the data beside the draws, so
+    # `hbmep-pymc compare` and `mep.load_fit` can use this fit later.
+    archive_path = model.save(output / "fit_archive.nc", idata, df, overwrite=True)
     summary.to_csv(output / "summary.csv")
     thresholds.to_csv(output / "thresholds.csv", index=False)
 
@@ -210,7 +213,10 @@ def run_fit(args: argparse.Namespace) -> int:
         unit = f" ({model.intensity_unit})" if model.intensity_unit else ""
         print(f"\nThresholds{unit}: posterior mean and 95% HDI of a")
         print(thresholds.round(3).to_string(index=False))
-    print(f"\nWrote {idata_path}, {output / 'summary.csv'} and {output / 'thresholds.csv'}")
+    print(
+        f"\nWrote {idata_path}, {archive_path}, {output / 'summary.csv'} and "
+        f"{output / 'thresholds.csv'}"
+    )
     return 0
 
 

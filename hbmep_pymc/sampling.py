@@ -68,11 +68,20 @@ class MCMCSettings:
         return settings
 
 
+_INSTALL_HINTS = {
+    "nutpie": "pip install 'nutpie>=0.16,<0.17'",
+    "jax": "pip install jax",
+    "numpyro": "pip install jax numpyro",
+    # blackjax 1.7 calls PyMC 5.28 with an argument it removed; 1.5 works.
+    "blackjax": "pip install jax 'blackjax>=1.5,<1.6'",
+}
+
+
 def _require(module: str, sampler: str) -> None:
     if importlib.util.find_spec(module) is None:
         raise ImportError(
             f"The {sampler!r} sampler needs the {module!r} package, which is not installed. "
-            f"Install it with: pip install 'hbmep-pymc[jax]'"
+            f"Install it with: {_INSTALL_HINTS.get(module, f'pip install {module}')}"
         )
 
 

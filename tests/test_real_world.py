@@ -246,3 +246,26 @@ def test_log_likelihood_skipped_when_too_large(monkeypatch, mock_model, mock_df)
     with pytest.warns(UserWarning, match="log-likelihood was not stored"):
         idata, _ = mock_model.run(mock_df, progress_bar=False)
     assert "log_likelihood" not in idata.groups()
+
+
+def test_odd_labels_survive_to_plot_titles():
+    model = mep.StandardHB("x", ["participant"], ["ECR left"])
+    figure = model.plot(messy_frame())
+    figures = figure if isinstance(figure, list) else [figure]
+    titles = [axis.get_title() for fig in figures for axis in fig.axes]
+    assert any("Zürich 01" in title and "ECR left" in title for title in titles)
+    assert any("P 2" in title for title in titles)
+
+
+def test_summary_notes_mark_disagreeing_chains():
+    from hbmep_pymc.checks import convergence_notes
+
+    rng = np.random.default_rng(0)
+    a = np.stack([rng.normal(30, 1, 200), rng.normal(45, 1, 200)])[:, :, None, None]
+    idata = az.from_dict(
+        posterior={"a": a}, coords={"participant": ["P1"], "muscle": ["ECR"]},
+        dims={"a": ["participant", "muscle"]},
+    )
+    notes = convergence_notes(idata, ["a"], min_ess=200)
+    assert "r_hat > 1.01" in notes["a[P1, ECR]"]
+    assert "low ESS" in notes["a[P1, ECR]"]
