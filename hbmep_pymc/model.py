@@ -37,7 +37,7 @@ from hbmep_pymc.inference import finish_idata
 from hbmep_pymc.plotting import PlottingMixin
 from hbmep_pymc.prediction import PredictionMixin
 from hbmep_pymc.priors import Priors, unit_factors
-from hbmep_pymc.sampling import SAMPLERS, MCMCSettings, sample
+from hbmep_pymc.sampling import CURVE_NUTPIE_DEFAULTS, SAMPLERS, MCMCSettings, sample
 
 logger = logging.getLogger(__name__)
 
@@ -330,7 +330,8 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
             seed=self.seed if seed is None else seed,
             progress_bar=progress_bar,
         )
-        settings.sampler_kwargs = {**self.sampler_kwargs, **sampler_kwargs}
+        curve_defaults = CURVE_NUTPIE_DEFAULTS.get(self.function, {}) if sampler == "nutpie" else {}
+        settings.sampler_kwargs = {**curve_defaults, **self.sampler_kwargs, **sampler_kwargs}
 
         data = self.prepare(df, encoder)
         self.encoder = data.encoder

@@ -36,8 +36,9 @@ def test_curve_function_converges_on_bundled_data(function):
 
 def test_mixture_resists_injected_outliers():
     df = mep.datasets.load_mock_data()
-    target = (df["participant"] == "P1") & df["TMSIntensity"].between(40, 60)
-    rows = df.index[target][:3]
+    # Three P1 pulses spread over the curve: below threshold, rising, near saturation.
+    p1 = df[df["participant"] == "P1"]
+    rows = pd.Index([(p1["TMSIntensity"] - level).abs().idxmin() for level in (20.0, 40.0, 60.0)])
     saturation = df.loc[df["participant"] == "P1", "PKPK_FCR"].max()
     contaminated = df.copy()
     contaminated.loc[rows, "PKPK_FCR"] = 20 * saturation
