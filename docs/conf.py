@@ -4,8 +4,8 @@ Build from the repository root:
 
     HBMEP_PYMC_TUTORIAL_QUICK=1 .venv/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
 
-The tutorials are jupytext percent-format scripts in ``tutorials/`` (reached
-through the ``docs/tutorials`` link); myst-nb converts and executes them
+The tutorials are jupytext percent-format scripts in ``tutorials/``, reached
+through the ``docs/tutorials`` link. myst-nb converts and executes them
 during the build and caches the results in ``docs/_build/.jupyter_cache``.
 """
 

@@ -11,7 +11,7 @@ import pytensor.tensor as pt
 from hbmep_pymc import site
 from hbmep_pymc.curves import Curve
 from hbmep_pymc.data import PreparedData
-from hbmep_pymc.functional import EPS
+from hbmep_pymc.functional import EPS, gamma_shape_rate
 from hbmep_pymc.priors import Priors
 
 MEASUREMENT_DIM = "measurement"
@@ -121,9 +121,7 @@ def build_pymc_model(data: PreparedData, spec: ModelSpec) -> pm.Model:
         x = intensity[row_index]
         mu = spec.curve(x, eps=EPS, **{p: at_cell[p] for p in spec.curve.parameters})
 
-        # Gamma with rate 1/c1 + 1/(c2 mu), so the shape is mu/c1 + 1/c2.
-        beta = 1.0 / at_cell[site.c1] + 1.0 / (at_cell[site.c2] * mu)
-        alpha = mu * beta
+        alpha, beta = gamma_shape_rate(mu, at_cell[site.c1], at_cell[site.c2])
 
         if spec.mixture:
             _add_mixture_likelihood(spec, priors, at_cell, alpha, beta, observed, data)
@@ -132,17 +130,22 @@ def build_pymc_model(data: PreparedData, spec: ModelSpec) -> pm.Model:
     return model
 
 
+def outlier_scale(curve: Curve, parameters: dict, x_max: float):
+    """Return the scale of the mixture's half-normal outlier component.
+
+    It is the saturation ``g + h``. The rectified-linear curve has no
+    saturation, so there it is the curve at the largest tested intensity.
+    """
+    if site.h in parameters:
+        return parameters[site.g] + parameters[site.h]
+    return curve(x_max, eps=EPS, **{p: parameters[p] for p in curve.parameters})
+
+
 def _add_mixture_likelihood(spec, priors, at_cell, alpha, beta, observed, data):
     weight = priors[site.outlier_prob].create(site.outlier_prob)
-    if site.h in at_cell:
-        outlier_scale = at_cell[site.g] + at_cell[site.h]
-    else:
-        # Without a saturation, the outlier scale is the curve at the largest tested intensity.
-        x_max = float(np.max(data.intensity))
-        outlier_scale = spec.curve(x_max, eps=EPS, **{p: at_cell[p] for p in spec.curve.parameters})
     components = [
         pm.Gamma.dist(alpha=alpha, beta=beta),
-        pm.HalfNormal.dist(sigma=outlier_scale),
+        pm.HalfNormal.dist(sigma=outlier_scale(spec.curve, at_cell, float(np.max(data.intensity)))),
     ]
     pm.Mixture(
         site.obs,

@@ -24,11 +24,11 @@ import warnings
 import arviz as az
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from hbmep_pymc import site
 from hbmep_pymc.curves import Curve
 from hbmep_pymc.data import PreparedData, group_label
+from hbmep_pymc.functional import gamma_shape_rate
 
 logger = logging.getLogger(__name__)
 
@@ -193,8 +193,8 @@ def curve_diagnostics(idata: az.InferenceData, curve: Curve, seed: int = 0) -> p
 
         top = _top_quarter(group)
         mu = curve(top["x"].to_numpy()[None, :], **{p: values[p][:, None] for p in curve.parameters})
-        beta = 1.0 / values[site.c1][:, None] + 1.0 / (values[site.c2][:, None] * mu)
-        replicated = rng.gamma(shape=mu * beta, scale=1.0 / beta)
+        alpha, beta = gamma_shape_rate(mu, values[site.c1][:, None], values[site.c2][:, None])
+        replicated = rng.gamma(shape=alpha, scale=1.0 / beta)
         statistic = np.log(top["y"].to_numpy()).mean()
         replicated_statistic = np.log(np.maximum(replicated, 1e-300)).mean(axis=1)
         record["ppc_p_top"] = float(np.mean(replicated_statistic <= statistic))
@@ -203,26 +203,3 @@ def curve_diagnostics(idata: az.InferenceData, curve: Curve, seed: int = 0) -> p
         record["notes"] = "; ".join(notes)
         records.append(record)
     return pd.DataFrame.from_records(records)
-
-
-def convergence_notes(idata: az.InferenceData, var_names, min_ess: float) -> dict[str, list[str]]:
-    """Summary row label to convergence notes (``r_hat > 1.01``, ``low ESS``)."""
-    names = [name for name in var_names if name in idata.posterior]
-    posterior = idata.posterior[names]
-    notes: dict[str, list[str]] = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        r_hat = az.rhat(posterior) if posterior.sizes["chain"] > 1 else None
-        ess = az.ess(posterior, method="bulk")
-    for name in names:
-        flags = []
-        if r_hat is not None:
-            flags.append((r_hat[name] > 1.01, "r_hat > 1.01"))
-        flags.append((ess[name] < min_ess, "low ESS"))
-        for mask, text in flags:
-            mask = xr.DataArray(mask)
-            for index in np.argwhere(mask.to_numpy()):
-                labels = [str(mask[dim].values[i]) for dim, i in zip(mask.dims, index, strict=True)]
-                label = f"{name}[{', '.join(labels)}]" if labels else name
-                notes.setdefault(label, []).append(text)
-    return notes

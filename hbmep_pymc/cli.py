@@ -256,8 +256,6 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s: %(message)s",
     )
     warnings.showwarning = _show_warning
-    # PyTensor's note about BLAS concerns its C back-end, not the nutpie fits run here.
-    warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
     try:
         if args.command == "fit":
             return run_fit(args)

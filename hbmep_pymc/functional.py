@@ -99,9 +99,38 @@ def smooth_relu(t, eps: float = EPS):
     return (eps / _LN2) * ops.softplus(t * _LN2 / eps)
 
 
+def gamma_shape_rate(mu, c1, c2):
+    """Compute the shape and rate of the models' gamma likelihood from its mean.
+
+    The rate is ``beta = 1 / c1 + 1 / (c2 mu)`` and the shape
+    ``alpha = mu beta``, so the variance ``c1 c2 mu^2 / (c1 + c2 mu)`` grows
+    with the mean.
+
+    Parameters
+    ----------
+    mu : array_like or TensorVariable
+        Expected response (the curve's value).
+    c1, c2 : array_like or TensorVariable
+        Variance parameters.
+
+    Returns
+    -------
+    tuple
+        ``(alpha, beta)``, broadcast over all arguments.
+
+    Examples
+    --------
+    >>> alpha, beta = gamma_shape_rate(1.0, c1=0.5, c2=0.5)
+    >>> float(alpha), float(beta)
+    (4.0, 4.0)
+    """
+    beta = 1.0 / c1 + 1.0 / (c2 * mu)
+    return mu * beta, beta
+
+
 def _rectified_logistic_core(x, a, b, h, v, ops):
     # (h + v) / (1 + (h / v) exp(-b (x - a))) is (h + v) * sigmoid(b (x - a) - ln(h / v)),
-    # which never overflows for intensities far below threshold.
+    # and expit does not overflow for intensities far below threshold.
     return -v + (h + v) * ops.sigmoid(b * (x - a) - ops.log(h) + ops.log(v))
 
 

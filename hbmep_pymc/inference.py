@@ -13,9 +13,16 @@ import xarray as xr
 from scipy import stats
 
 from hbmep_pymc import site
-from hbmep_pymc.building import MEASUREMENT_DIM, MUSCLE_DIM, OBSERVATION_DIM, ModelSpec, measurement_index
+from hbmep_pymc.building import (
+    MEASUREMENT_DIM,
+    MUSCLE_DIM,
+    OBSERVATION_DIM,
+    ModelSpec,
+    measurement_index,
+    outlier_scale,
+)
 from hbmep_pymc.data import PreparedData
-from hbmep_pymc.functional import EPS
+from hbmep_pymc.functional import EPS, gamma_shape_rate
 from hbmep_pymc.results import mask_unobserved
 
 logger = logging.getLogger(__name__)
@@ -92,17 +99,11 @@ def add_outlier_probability(
     at_cell = parameters_at_cells(idata.posterior, data, names)
     x = data.intensity[rows]
     y = data.response[rows, muscles]
-    mu = spec.curve(x, eps=EPS, **{p: at_cell[p].to_numpy() for p in spec.curve.parameters})
-    c1 = at_cell[site.c1].to_numpy()
-    c2 = at_cell[site.c2].to_numpy()
-    beta = 1.0 / c1 + 1.0 / (c2 * mu)
-    alpha = mu * beta
-    if site.h in at_cell:
-        scale = at_cell[site.g].to_numpy() + at_cell[site.h].to_numpy()
-    else:
-        scale = spec.curve(
-            float(np.max(data.intensity)), eps=EPS, **{p: at_cell[p].to_numpy() for p in spec.curve.parameters}
-        )
+    values = {name: at_cell[name].to_numpy() for name in names}
+    mu = spec.curve(x, eps=EPS, **{p: values[p] for p in spec.curve.parameters})
+    alpha, beta = gamma_shape_rate(mu, values[site.c1], values[site.c2])
+    scale = outlier_scale(spec.curve, values, float(np.max(data.intensity)))
+
     q = idata.posterior[site.outlier_prob].to_numpy()[..., None]
     log_inlier = np.log1p(-q) + stats.gamma.logpdf(y, a=alpha, scale=1.0 / beta)
     log_outlier = np.log(q) + stats.halfnorm.logpdf(y, scale=scale)

@@ -31,7 +31,7 @@ from hbmep_pymc import curves, results, site
 from hbmep_pymc._version import __version__
 from hbmep_pymc.archive import ArchiveMixin
 from hbmep_pymc.building import ModelSpec, build_pymc_model, model_coords, sampled_variables
-from hbmep_pymc.checks import check_identifiability, convergence_notes, curve_diagnostics
+from hbmep_pymc.checks import check_identifiability, curve_diagnostics
 from hbmep_pymc.data import PreparedData, normalize_features, prepare_data
 from hbmep_pymc.inference import finish_idata
 from hbmep_pymc.plotting import PlottingMixin
@@ -300,9 +300,9 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
             Show the sampler's progress bar.
         log_likelihood : bool, optional
             Store the pointwise log-likelihood (needed for LOO and WAIC).
-            By default it is stored unless it would exceed about 400 MB
-            (draws times observed cells above 5e7); then a warning
-            explains how to force it.
+            By default it is stored up to 5e7 values (draws times observed
+            cells, about 400 MB). Above that a warning explains how to
+            force it.
         **sampler_kwargs
             Passed to the back-end (nutpie: ``backend``,
             ``low_rank_modified_mass_matrix``, ...).
@@ -407,7 +407,7 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         if idata is None or "constant_data" not in idata.groups():
             return table
         min_ess = results.MIN_ESS_PER_CHAIN * idata.posterior.sizes["chain"]
-        notes = convergence_notes(idata, names, min_ess)
+        notes = results.convergence_notes(idata, names, min_ess)
         curve_notes = self._curve_notes(idata)
         column = []
         for label in table.index:

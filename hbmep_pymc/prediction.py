@@ -43,6 +43,7 @@ from hbmep_pymc.building import MUSCLE_DIM, build_pymc_model
 from hbmep_pymc.curves import Curve
 from hbmep_pymc.data import ENCODER_ATTR, PreparedData, feature_name, normalize_features
 from hbmep_pymc.encoding import Encoder, LabelEncoder, sorted_levels
+from hbmep_pymc.functional import gamma_shape_rate
 from hbmep_pymc.results import Posterior, posterior_dataset
 
 logger = logging.getLogger(__name__)
@@ -290,9 +291,7 @@ def predict_draws(curve: Curve, parameters: dict[str, np.ndarray], x: np.ndarray
     values = {name: parameters[name] for name in curve.parameters}
     mu = curve(x[None, None, :], **values)
 
-    # Gamma with rate beta = 1/c1 + 1/(c2 mu) and shape alpha = mu beta, as in the likelihood.
-    beta = 1.0 / parameters[site.c1] + 1.0 / (parameters[site.c2] * mu)
-    alpha = mu * beta
+    alpha, beta = gamma_shape_rate(mu, parameters[site.c1], parameters[site.c2])
     has_nan = any(np.isnan(value).any() for value in parameters.values())
     missing = np.isnan(alpha) if has_nan else None
     if has_nan:

@@ -110,8 +110,8 @@ DEFAULT_PRIORS = {
     "outlier_prob": Prior("Uniform", lower=0.0, upper=0.01),
 }
 
-# How each hyperprior moves when intensity is multiplied by s_x and response by s_y:
-# (power of s_x, power of s_y). The shape v is in response units for the
+# Powers of the unit factors (s_x for intensity, s_y for response) by which
+# each hyperprior scales. The shape v is in response units for the
 # rectified-logistic and dimensionless for logistic-5; the rectified-linear
 # slope b is in response per intensity.
 _UNIT_POWERS = {

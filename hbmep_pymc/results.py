@@ -163,17 +163,36 @@ def threshold_table(
     return frame[frame["mean"].notna()].reset_index(drop=True)
 
 
-def _cell_names(values: xr.DataArray, failing: np.ndarray, limit: int = 10) -> str:
-    name = values.name
-    if values.ndim == 0:
-        return str(name)
-    positions = np.argwhere(failing)
-    labels = []
-    for position in positions[:limit]:
-        parts = [str(values[dim].values[i]) for dim, i in zip(values.dims, position)]
-        labels.append(f"{name}[{', '.join(parts)}]")
-    more = f" and {len(positions) - limit} more" if len(positions) > limit else ""
-    return ", ".join(labels) + more
+def _shown(labels: list[str], limit: int = 20) -> str:
+    more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
+    return ", ".join(labels[:limit]) + more
+
+
+def convergence_notes(idata: az.InferenceData, var_names: Sequence[str], min_ess: float) -> dict[str, list[str]]:
+    """Map each summary row label (``"a[P1, ECR]"``) to its notes: ``r_hat > 1.01``, ``low ESS``.
+
+    ESS counts as low when the bulk or the tail ESS is below ``min_ess``.
+    """
+    names = [name for name in var_names if name in idata.posterior]
+    posterior = idata.posterior[names]
+    with warnings.catch_warnings():
+        # Cells of curves without data are NaN on purpose.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        r_hat = az.rhat(posterior) if posterior.sizes["chain"] > 1 else None
+        ess_bulk = az.ess(posterior, method="bulk")
+        ess_tail = az.ess(posterior, method="tail")
+
+    notes: dict[str, list[str]] = {}
+    for name in names:
+        flags = [((ess_bulk[name] < min_ess) | (ess_tail[name] < min_ess), "low ESS")]
+        if r_hat is not None:
+            flags.insert(0, (r_hat[name] > R_HAT_LIMIT, f"r_hat > {R_HAT_LIMIT}"))
+        for mask, text in flags:
+            for index in np.argwhere(mask.to_numpy()):
+                labels = [str(mask[dim].values[i]) for dim, i in zip(mask.dims, index, strict=True)]
+                label = f"{name}[{', '.join(labels)}]" if labels else name
+                notes.setdefault(label, []).append(text)
+    return notes
 
 
 def check_convergence(idata: az.InferenceData, var_names: Sequence[str]) -> dict[str, list[str]]:
@@ -182,47 +201,34 @@ def check_convergence(idata: az.InferenceData, var_names: Sequence[str]) -> dict
     Returns
     -------
     dict
-        ``{"divergences": [...], "r_hat": [...], "ess": [...]}`` with the
-        messages that were warned.
+        ``{"divergences": [message], "r_hat": [labels], "ess": [labels]}``
+        for what was warned about.
     """
     problems: dict[str, list[str]] = {"divergences": [], "r_hat": [], "ess": []}
-    posterior = idata.posterior[[name for name in var_names if name in idata.posterior]]
-    chains = posterior.sizes["chain"]
-    draws = posterior.sizes["draw"]
+    chains = idata.posterior.sizes["chain"]
+    draws = idata.posterior.sizes["draw"]
+    min_ess = MIN_ESS_PER_CHAIN * chains
 
     if "diverging" in idata.sample_stats:
         count = int(idata.sample_stats["diverging"].sum())
         if count:
             problems["divergences"].append(
-                f"{count} divergent transition(s) after warm-up out of {chains * draws} draws; "
-                f"the posterior may be biased. Increase num_warmup, or check the data of the "
+                f"{count} divergent transition(s) after warm-up out of {chains * draws} draws, "
+                f"so the posterior may be biased. Increase num_warmup, or check the data of the "
                 f"curves with the lowest ESS."
             )
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        r_hat = az.rhat(posterior) if chains > 1 else None
-        ess_bulk = az.ess(posterior, method="bulk")
-        ess_tail = az.ess(posterior, method="tail")
-
-    min_ess = MIN_ESS_PER_CHAIN * chains
-    for name in posterior.data_vars:
-        if r_hat is not None:
-            values = r_hat[name]
-            failing = (values > R_HAT_LIMIT).to_numpy()
-            if failing.any():
-                problems["r_hat"].append(_cell_names(values, failing))
-        for values in (ess_bulk[name], ess_tail[name]):
-            failing = (values < min_ess).to_numpy()
-            if failing.any():
-                problems["ess"].append(_cell_names(values, failing))
-                break
+    for label, notes in convergence_notes(idata, var_names, min_ess).items():
+        if f"r_hat > {R_HAT_LIMIT}" in notes:
+            problems["r_hat"].append(label)
+        if "low ESS" in notes:
+            problems["ess"].append(label)
 
     if problems["divergences"]:
         warnings.warn(problems["divergences"][0], ConvergenceWarning, stacklevel=3)
     if problems["r_hat"]:
         warnings.warn(
-            f"r_hat above {R_HAT_LIMIT} for {'; '.join(problems['r_hat'])}: the chains disagree. "
+            f"r_hat above {R_HAT_LIMIT} for {_shown(problems['r_hat'])}: the chains disagree. "
             f"Run more warm-up and draws, and check these curves' data.",
             ConvergenceWarning,
             stacklevel=3,
@@ -230,7 +236,7 @@ def check_convergence(idata: az.InferenceData, var_names: Sequence[str]) -> dict
     if problems["ess"]:
         warnings.warn(
             f"Effective sample size below {min_ess} ({MIN_ESS_PER_CHAIN} per chain) for "
-            f"{'; '.join(problems['ess'])}. Run more draws before trusting their tails.",
+            f"{_shown(problems['ess'])}. Run more draws before trusting their tails.",
             ConvergenceWarning,
             stacklevel=3,
         )

@@ -128,11 +128,10 @@ def sample(model: pm.Model, sampler: str, settings: MCMCSettings) -> az.Inferenc
 
 
 CURVE_NUTPIE_DEFAULTS: dict[str, dict[str, Any]] = {
-    # Measured on the bundled data, 4 chains of 1000 + 1000, 2-core machine:
-    # diagonal adaptation left r_hat 1.011 on g_raw; low-rank adaptation gave
-    # r_hat 1.004, min bulk ESS 1426 and no divergences. On the
-    # rectified-logistic curve it did worse (r_hat 1.016, ESS 293), so it is
-    # set for this curve only.
+    # Measured on the bundled data (4 chains of 1000 + 1000, 2-core machine).
+    # Diagonal adaptation left r_hat 1.011 on g_raw. Low-rank adaptation gave
+    # r_hat 1.004, min bulk ESS 1426 and no divergences. It did worse on the
+    # rectified-logistic curve (r_hat 1.016, ESS 293), so only this curve uses it.
     "rectified_linear": {"low_rank_modified_mass_matrix": True},
 }
 """nutpie options that sample a curve function better than nutpie's defaults."""

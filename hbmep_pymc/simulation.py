@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from hbmep_pymc.curves import get_curve
+from hbmep_pymc.functional import gamma_shape_rate
 
 
 @dataclass
@@ -99,7 +100,7 @@ def simulate(
         mu = curve(intensity, **values)
         c1 = parameters["c1"][participant, m]
         c2 = parameters["c2"][participant, m]
-        beta = 1.0 / c1 + 1.0 / (c2 * mu)
-        frame[f"muscle_{m}"] = rng.gamma(shape=mu * beta, scale=1.0 / beta)
+        alpha, beta = gamma_shape_rate(mu, c1, c2)
+        frame[f"muscle_{m}"] = rng.gamma(shape=alpha, scale=1.0 / beta)
     kept = {name: parameters[name] for name in (*curve.parameters, "c1", "c2")}
     return SimulatedData(pd.DataFrame(frame), kept)

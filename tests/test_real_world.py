@@ -258,7 +258,7 @@ def test_odd_labels_survive_to_plot_titles():
 
 
 def test_summary_notes_mark_disagreeing_chains():
-    from hbmep_pymc.checks import convergence_notes
+    from hbmep_pymc.results import convergence_notes
 
     rng = np.random.default_rng(0)
     a = np.stack([rng.normal(30, 1, 200), rng.normal(45, 1, 200)])[:, :, None, None]
