@@ -67,19 +67,74 @@ _READ_ERRORS = (OSError, ValueError, KeyError, RuntimeError, TypeError, IndexErr
 
 
 class ArchiveError(Exception):
-    """Raised when an archive cannot be read; the message names the file and the problem."""
+    """Raised when an archive cannot be read; the message names the file and the problem.
+
+    It is the base class of :class:`CorruptArchiveError`,
+    :class:`NotAnArchiveError` and :class:`ArchiveVersionError`, so one
+    ``except`` clause catches every unusable archive.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> try:  # doctest: +SKIP
+    ...     model, idata = mep.load_fit("fits/P1_ECR.nc")
+    ... except mep.ArchiveError as error:
+    ...     print(f"Refit instead: {error}")
+    """
 
 
 class CorruptArchiveError(ArchiveError):
-    """Raised for an archive whose bytes are damaged or cut short."""
+    """Raised for an archive whose bytes are damaged or cut short.
+
+    Examples
+    --------
+    A file that starts like NetCDF-4 but is cut short after the signature:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import hbmep_pymc as mep
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder, "fit.nc")
+    ...     _ = path.write_bytes(b"\\x89HDF\\r\\n\\x1a\\n" + bytes(64))
+    ...     try:
+    ...         mep.load_fit(path)
+    ...     except mep.CorruptArchiveError:
+    ...         print("corrupt")
+    corrupt
+    """
 
 
 class NotAnArchiveError(ArchiveError):
-    """Raised for a file that is not NetCDF, or NetCDF that hbmep-pymc did not write."""
+    """Raised for a file that is not NetCDF, or NetCDF that hbmep-pymc did not write.
+
+    Examples
+    --------
+    Passing the data table instead of the archive:
+
+    >>> import hbmep_pymc as mep
+    >>> from hbmep_pymc.datasets import mock_data_path
+    >>> try:
+    ...     mep.load_fit(mock_data_path())
+    ... except mep.NotAnArchiveError:
+    ...     print("not an archive")
+    not an archive
+    """
 
 
 class ArchiveVersionError(ArchiveError):
-    """Raised for an archive written in a format version that this release cannot read."""
+    """Raised for an archive written in a format version that this release cannot read.
+
+    The message names the format version and the hbmep-pymc version that
+    wrote the file.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> try:  # doctest: +SKIP
+    ...     model, idata = mep.load_fit("fit_from_newer_release.nc")
+    ... except mep.ArchiveVersionError as error:
+    ...     print(error)
+    """
 
 
 def save_fit(
@@ -111,8 +166,15 @@ def save_fit(
 
     Raises
     ------
+    TypeError
+        If ``idata`` is not an ``arviz.InferenceData``.
+    IsADirectoryError
+        If ``path`` is a folder.
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
+    ValueError
+        If ``idata`` has a group named ``data_frame`` or ``hbmep_pymc``,
+        which the archive reserves.
     hbmep_pymc.frame_io.FrameEncodingError
         If a column of ``df`` cannot be stored losslessly.
 
@@ -141,9 +203,12 @@ def load_fit(path: str | os.PathLike) -> tuple[BaseModel, az.InferenceData]:
 
     Raises
     ------
+    FileNotFoundError
+        If there is no file at ``path``.
     ArchiveError
         If the file is corrupt, truncated, not an archive, or from an
-        unknown format version.
+        unknown format version, or if it contains a model class that this
+        release does not define.
 
     Examples
     --------
@@ -156,6 +221,24 @@ def load_fit(path: str | os.PathLike) -> tuple[BaseModel, az.InferenceData]:
 
 def load_data_frame(path: str | os.PathLike) -> pd.DataFrame | None:
     """Return the data frame saved in an archive, or None when none was saved.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Archive file, or a folder that contains ``fit.nc``.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        The frame with its original labels, dtypes and index.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ArchiveError
+        If the file is corrupt, truncated, not an archive, or from an
+        unknown format version.
 
     Examples
     --------
@@ -201,9 +284,13 @@ def save(
     Raises
     ------
     ValueError
-        If neither ``mcmc`` nor ``posterior`` is given.
+        If neither ``mcmc`` nor ``posterior`` is given, if the flattened
+        draws of ``posterior`` do not split into the saved number of chains,
+        or if ``mcmc`` has a group named ``data_frame`` or ``hbmep_pymc``.
     FileExistsError
         If the archive exists and ``overwrite`` is False.
+    hbmep_pymc.frame_io.FrameEncodingError
+        If a column of ``df`` cannot be stored losslessly.
 
     Examples
     --------
@@ -241,6 +328,8 @@ def load(
 
     Raises
     ------
+    FileNotFoundError
+        If ``model_dir`` contains no ``fit.nc`` and is not an archive file.
     ArchiveError
         If the archive is corrupt, truncated, not an archive, or from an
         unknown format version.
@@ -257,7 +346,16 @@ def load(
 
 
 class ArchiveMixin:
-    """Adds :meth:`save` to a model."""
+    """Adds :meth:`save` to a model.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    >>> df = mep.datasets.load_mock_data()
+    >>> idata, posterior = model.run(df)  # doctest: +SKIP
+    >>> model.save("fit.nc", idata, df)  # doctest: +SKIP
+    """
 
     def save(
         self,
@@ -267,6 +365,35 @@ class ArchiveMixin:
         overwrite: bool = False,
     ) -> Path:
         """Write this model, ``idata`` and optionally ``df`` to an archive; see :func:`save_fit`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Archive file to write, for example ``"fit.nc"``.
+        idata : arviz.InferenceData
+            The InferenceData returned by :meth:`run`.
+        df : pandas.DataFrame, optional
+            The data frame of the fit, raw or encoded.
+        overwrite : bool, default False
+            Replace an existing archive at ``path``.
+
+        Returns
+        -------
+        pathlib.Path
+            The archive path.
+
+        Raises
+        ------
+        TypeError
+            If ``idata`` is not an ``arviz.InferenceData``.
+        IsADirectoryError
+            If ``path`` is a folder.
+        FileExistsError
+            If ``path`` exists and ``overwrite`` is False.
+        ValueError
+            If ``idata`` has a group named ``data_frame`` or ``hbmep_pymc``.
+        hbmep_pymc.frame_io.FrameEncodingError
+            If a column of ``df`` cannot be stored losslessly.
 
         Examples
         --------
@@ -281,6 +408,11 @@ class ArchiveMixin:
 
 def read_archive(path: str | os.PathLike) -> dict[str, Any]:
     """Read and check an archive; return its parts.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Archive file, or a folder that contains ``fit.nc``.
 
     Returns
     -------
@@ -425,6 +557,16 @@ def dataset_digest(dataset: xr.Dataset) -> str:
     Values are hashed in a canonical form (64-bit numbers, text for
     strings and objects), so the digest does not depend on the NetCDF
     encoding that xarray chooses.
+
+    Parameters
+    ----------
+    dataset : xarray.Dataset
+        Any Dataset, for example one group of an InferenceData.
+
+    Returns
+    -------
+    str
+        64 hexadecimal characters.
 
     Examples
     --------

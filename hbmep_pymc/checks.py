@@ -43,15 +43,72 @@ TOP_SHARE = 0.25
 
 
 class IdentifiabilityWarning(UserWarning):
-    """Warned for curves whose own data cannot determine all of their parameters."""
+    """Warned for curves whose own data cannot determine all of their parameters.
+
+    Examples
+    --------
+    P2 was tested at one intensity only, fewer than the four parameters of
+    the logistic-4 curve:
+
+    >>> import warnings
+    >>> import pandas as pd
+    >>> from hbmep_pymc.curves import get_curve
+    >>> from hbmep_pymc.data import prepare_data
+    >>> df = pd.DataFrame({"TMSIntensity": [40.0, 50.0, 60.0, 45.0, 45.0],
+    ...                    "participant": ["P1", "P1", "P1", "P2", "P2"],
+    ...                    "PKPK_ECR": [0.02, 0.2, 0.4, 0.03, 0.05]})
+    >>> data = prepare_data(df, "TMSIntensity", ["participant"], ["PKPK_ECR"])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     weak = check_identifiability(data, get_curve("logistic4"), hierarchical=True)
+    >>> caught[0].category.__name__
+    'IdentifiabilityWarning'
+    """
 
 
 class SingleIntensityError(ValueError):
-    """Raised when a non-hierarchical fit gets a curve tested at one intensity only."""
+    """Raised when a non-hierarchical fit gets a curve tested at one intensity only.
+
+    Examples
+    --------
+    The check runs before sampling, so the error comes at once:
+
+    >>> import pandas as pd
+    >>> import hbmep_pymc as mep
+    >>> df = pd.DataFrame({"TMSIntensity": [40.0, 50.0, 60.0, 45.0, 45.0],
+    ...                    "participant": ["P1", "P1", "P1", "P2", "P2"],
+    ...                    "PKPK_ECR": [0.02, 0.2, 0.4, 0.03, 0.05]})
+    >>> model = mep.NonHierarchicalBayesianModel("TMSIntensity", ["participant"], ["PKPK_ECR"])
+    >>> model.run(df)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    hbmep_pymc.checks.SingleIntensityError: 1 curve(s) were tested at a single intensity: participant=P2, ...
+    """
 
 
 def distinct_intensities(data: PreparedData) -> np.ndarray:
-    """Number of distinct intensities with an observed response, per curve cell."""
+    """Count the distinct intensities with an observed response, per curve cell.
+
+    Parameters
+    ----------
+    data : PreparedData
+        Validated data from :func:`~hbmep_pymc.data.prepare_data`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer counts, shape ``(*data.group_shape, n_muscles)``, with 0
+        for curves without data.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> from hbmep_pymc.data import prepare_data
+    >>> df = mep.datasets.load_mock_data()
+    >>> data = prepare_data(df, "TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    >>> distinct_intensities(data).tolist()
+    [[76, 76], [11, 11], [11, 11]]
+    """
     counts = np.zeros((*data.group_shape, len(data.muscles)), dtype=np.int64)
     frame = pd.DataFrame(data.codes, columns=[f"f{i}" for i in range(data.codes.shape[1])])
     frame["x"] = data.intensity
@@ -78,15 +135,46 @@ def check_identifiability(data: PreparedData, curve: Curve, hierarchical: bool) 
     priors. A non-hierarchical fit has nothing to pool, so a curve with a
     single tested intensity is an error there.
 
+    Parameters
+    ----------
+    data : PreparedData
+        Validated data from :func:`~hbmep_pymc.data.prepare_data`.
+    curve : Curve
+        The curve function of the fit.
+    hierarchical : bool
+        Whether the fit pools curves (:class:`~hbmep_pymc.model.StandardHB`).
+
     Returns
     -------
     list of str
-        Labels of the curves warned about.
+        Labels of the curves warned about, with their number of distinct
+        intensities.
 
     Raises
     ------
     SingleIntensityError
         In a non-hierarchical fit, if a curve has data at one intensity only.
+
+    Warns
+    -----
+    IdentifiabilityWarning
+        Naming every curve with fewer distinct intensities than curve
+        parameters.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import pandas as pd
+    >>> from hbmep_pymc.curves import get_curve
+    >>> from hbmep_pymc.data import prepare_data
+    >>> df = pd.DataFrame({"TMSIntensity": [40.0, 50.0, 60.0, 45.0, 45.0],
+    ...                    "participant": ["P1", "P1", "P1", "P2", "P2"],
+    ...                    "PKPK_ECR": [0.02, 0.2, 0.4, 0.03, 0.05]})
+    >>> data = prepare_data(df, "TMSIntensity", ["participant"], ["PKPK_ECR"])
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     check_identifiability(data, get_curve("logistic4"), hierarchical=True)
+    ['participant=P1, muscle=PKPK_ECR (3 intensities)', 'participant=P2, muscle=PKPK_ECR (1 intensities)']
     """
     counts = distinct_intensities(data)
     observed = data.observed_cells()
@@ -145,7 +233,9 @@ def curve_diagnostics(idata: az.InferenceData, curve: Curve, seed: int = 0) -> p
     Parameters
     ----------
     idata : arviz.InferenceData
-        A fit from :meth:`~hbmep_pymc.model.BaseModel.run`.
+        A fit from :meth:`~hbmep_pymc.model.BaseModel.run` or a loaded
+        archive. It needs the ``constant_data`` and ``observed_data`` groups
+        that ``run`` adds.
     curve : Curve
         Its curve function.
     seed : int
@@ -158,6 +248,15 @@ def curve_diagnostics(idata: az.InferenceData, curve: Curve, seed: int = 0) -> p
         ``min_intensity``, ``max_intensity``, ``prob_saturation_reached``,
         ``prob_threshold_above_range``, ``prob_threshold_below_range``,
         ``ppc_p_top`` and ``notes`` (flags joined by ``"; "``, empty when none).
+        ``prob_saturation_reached`` is NaN for curves without a height
+        (rectified-linear).
+
+    Examples
+    --------
+    >>> from hbmep_pymc.curves import get_curve
+    >>> idata, posterior = model.run(df)  # doctest: +SKIP
+    >>> table = curve_diagnostics(idata, get_curve("rectified_logistic"))  # doctest: +SKIP
+    >>> table.loc[table["notes"] != "", ["participant", "muscle", "notes"]]  # doctest: +SKIP
     """
     posterior = idata.posterior
     features = [dim for dim in posterior[site.a].dims if dim not in ("chain", "draw", "muscle")]

@@ -96,12 +96,32 @@ def _parser() -> argparse.ArgumentParser:
 def read_table(path: str, column_names: str | None = None) -> pd.DataFrame:
     """Read a CSV, TSV or Excel file; ``column_names`` names a file without a header.
 
+    Parameters
+    ----------
+    path : str
+        Data file. Files ending in ``.xlsx``, ``.xls`` or ``.xlsm`` are read
+        as Excel, ``.tsv`` as tab-separated and every other suffix as
+        comma-separated.
+    column_names : str, optional
+        Comma-separated column names for a file without a header row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table, one row per line of the file.
+
     Raises
     ------
     FileNotFoundError
         If the file does not exist.
     DataError
         If the file cannot be parsed.
+
+    Examples
+    --------
+    >>> from hbmep_pymc.datasets import mock_data_path
+    >>> read_table(mock_data_path()).shape
+    (245, 4)
     """
     file = Path(path)
     if not file.is_file():
@@ -127,7 +147,34 @@ def _features_from_flags(values: list[str]) -> list:
 
 
 def resolve_settings(args: argparse.Namespace) -> FitConfig:
-    """Merge the configuration file, command-line flags and bundled-data defaults."""
+    """Merge the configuration file, command-line flags and bundled-data defaults.
+
+    Flags override the file. Without a data file the columns, and the units
+    ``%MSO`` and ``mV``, default to those of the bundled ``mock_data.csv``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments of the ``fit`` command.
+
+    Returns
+    -------
+    FitConfig
+        The settings of the fit.
+
+    Raises
+    ------
+    ConfigError
+        If the ``--config`` file is unusable, or if the intensity or
+        response columns are named neither by flags nor in the file.
+
+    Examples
+    --------
+    >>> from hbmep_pymc.cli import _parser
+    >>> config = resolve_settings(_parser().parse_args(["fit", "--num-chains", "2"]))
+    >>> config.intensity, config.response, config.mcmc
+    ('TMSIntensity', ['PKPK_ECR', 'PKPK_FCR'], {'num_chains': 2})
+    """
     config = read_config(args.config) if args.config else FitConfig()
     if args.csv:
         config.csv_path = args.csv
@@ -167,7 +214,40 @@ def resolve_settings(args: argparse.Namespace) -> FitConfig:
 
 
 def run_fit(args: argparse.Namespace) -> int:
-    """Fit with the given flags, print the summary and thresholds, and write the outputs."""
+    """Fit with the given flags, print the summary and thresholds, and write the outputs.
+
+    The output folder receives ``inference_data.nc``, ``fit_archive.nc``
+    (readable by :func:`~hbmep_pymc.archive.load_fit`), ``summary.csv`` and
+    ``thresholds.csv``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments of the ``fit`` command.
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+
+    Raises
+    ------
+    ConfigError
+        If the settings are incomplete or the ``--config`` file is unusable.
+    FileNotFoundError
+        If the data file does not exist.
+    DataError
+        If the data file cannot be parsed or its data cannot be fitted.
+    ValueError
+        If an MCMC setting or the sampler name is invalid.
+
+    Examples
+    --------
+    >>> from hbmep_pymc.cli import _parser
+    >>> args = _parser().parse_args(["fit", "--num-chains", "2", "--output", "fits/mock"])
+    >>> run_fit(args)  # doctest: +SKIP
+    0
+    """
     config = resolve_settings(args)
     if config.csv_path is None:
         df = datasets.load_mock_data()
@@ -221,7 +301,37 @@ def run_fit(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    """Load the archives named on the command line, compare them and print the table."""
+    """Load the archives named on the command line, compare them and print the table.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments of the ``compare`` command.
+
+    Returns
+    -------
+    int
+        The exit status: 0, or 2 when an archive cannot be read (the error
+        is printed to standard error).
+
+    Raises
+    ------
+    ValueError
+        If an argument is not of the form ``NAME=PATH`` or a name is given
+        twice.
+    FileNotFoundError
+        If an archive does not exist.
+    ComparisonError
+        If the fits cannot be compared, for example because they were made
+        on different data.
+
+    Examples
+    --------
+    >>> from hbmep_pymc.cli import _parser
+    >>> args = _parser().parse_args(["compare", "rl=fits/rl.nc", "l4=fits/l4.nc"])
+    >>> run_compare(args)  # doctest: +SKIP
+    0
+    """
     from hbmep_pymc.archive import ArchiveError, load_fit
     from hbmep_pymc.comparison import compare
 
@@ -249,7 +359,39 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status.
+
+    A ``DataError``, ``ConfigError``, ``FileNotFoundError``, ``ValueError``,
+    ``ImportError`` or ``TypeError`` is printed to standard error as one
+    line and gives exit status 2 instead of a traceback.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name, ``sys.argv[1:]`` when omitted.
+
+    Returns
+    -------
+    int
+        0 on success, 2 on an error in the input.
+
+    Raises
+    ------
+    SystemExit
+        From argparse, for ``--help``, ``--version`` and unknown flags.
+
+    Notes
+    -----
+    It configures the root logger and replaces ``warnings.showwarning`` for
+    the rest of the process, so a notebook that calls it prints later
+    warnings in the command-line form.
+
+    Examples
+    --------
+    >>> from hbmep_pymc.cli import main
+    >>> main(["fit", "--num-chains", "2", "--num-samples", "500", "--output", "fits/mock"])  # doctest: +SKIP
+    0
+    """
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,

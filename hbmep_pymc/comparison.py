@@ -41,11 +41,34 @@ _SHOWN_POINTS = 10
 
 
 class ComparisonError(ValueError):
-    """Raised when fits cannot be compared, for example because they were fitted to different data."""
+    """Raised when fits cannot be compared, for example because they were fitted to different data.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> mep.compare({"rectified_logistic": None})
+    Traceback (most recent call last):
+    ...
+    hbmep_pymc.comparison.ComparisonError: Comparison needs at least two fits, got 1.
+    """
 
 
 class ParetoKWarning(UserWarning):
-    """Warned when PSIS-LOO is unreliable for some observations (Pareto k above the threshold)."""
+    """Warned when PSIS-LOO is unreliable for some observations (Pareto k above the threshold).
+
+    The message names the model, row and muscle of each such observation.
+
+    Examples
+    --------
+    Turn the warning into an error to stop a batch of comparisons at the
+    first unreliable one:
+
+    >>> import warnings
+    >>> import hbmep_pymc as mep
+    >>> with warnings.catch_warnings():  # doctest: +SKIP
+    ...     warnings.simplefilter("error", mep.ParetoKWarning)
+    ...     table = mep.compare({"rectified_logistic": idata_rl, "logistic4": idata_l4})
+    """
 
 
 def compare(
@@ -87,9 +110,13 @@ def compare(
 
     Raises
     ------
+    ValueError
+        If ``ic`` is not ``"loo"`` or ``"waic"``.
     ComparisonError
-        If fewer than two fits are given, a fit has no log-likelihood, or
-        the fits were made on different data.
+        If fewer than two fits are given, a fit is not an InferenceData or
+        has no log-likelihood, the fits were made on different data, or
+        ``by_muscle`` is set for a log-likelihood without a ``muscle``
+        coordinate.
 
     Warns
     -----
@@ -124,6 +151,11 @@ def compare(
 
 def check_same_data(fits: Mapping[str, az.InferenceData]) -> xr.DataArray:
     """Check that every fit has a log-likelihood and the same observed measurements.
+
+    Parameters
+    ----------
+    fits : mapping of str to arviz.InferenceData
+        Model name to the InferenceData of its fit.
 
     Returns
     -------

@@ -33,7 +33,17 @@ from pathlib import Path
 
 
 class ConfigError(ValueError):
-    """Raised for a configuration file that cannot be used."""
+    """Raised for a configuration file that cannot be used.
+
+    The message lists every problem found in the file.
+
+    Examples
+    --------
+    >>> read_config("no_such_config.toml")
+    Traceback (most recent call last):
+    ...
+    hbmep_pymc.config.ConfigError: Configuration file 'no_such_config.toml' not found.
+    """
 
 
 _TABLES = {
@@ -46,7 +56,33 @@ _TABLES = {
 
 @dataclass
 class FitConfig:
-    """Settings of one fit, from a TOML file, command-line flags or both."""
+    """Settings of one fit, from a TOML file, command-line flags or both.
+
+    Attributes
+    ----------
+    csv_path : str or None
+        Data file, or None for the bundled ``mock_data.csv``.
+    build_dir : str or None
+        Output folder.
+    intensity : str or None
+        Intensity column.
+    features : list
+        Feature columns. A nested list combines columns into one feature.
+    response : list of str
+        Response columns, one per muscle.
+    mcmc : dict
+        ``num_chains``, ``num_warmup``, ``num_samples`` and ``thinning``.
+    model : dict
+        Keys of the ``[model]`` table: ``function``, ``mixture``,
+        ``sampler``, ``seed``, ``intensity_unit``, ``response_unit`` and
+        ``hierarchical``.
+
+    Examples
+    --------
+    >>> config = FitConfig(intensity="TMSIntensity", features=["participant"], response=["PKPK_ECR"])
+    >>> config.mcmc
+    {}
+    """
 
     csv_path: str | None = None
     build_dir: str | None = None
@@ -76,6 +112,17 @@ def read_config(path: str | Path) -> FitConfig:
     ConfigError
         If the file is missing, is not valid TOML, or has unknown tables or
         keys, or values of the wrong type.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder, "fit.toml")
+    ...     _ = path.write_text('[variables]\\nintensity = "TMSIntensity"\\n[mcmc]\\nnum_chains = 2\\n')
+    ...     config = read_config(path)
+    >>> config.intensity, config.mcmc
+    ('TMSIntensity', {'num_chains': 2})
     """
     path = Path(path)
     if not path.is_file():

@@ -38,6 +38,17 @@ class Curve:
         Intensity that gives a response, NaN where none does.
     has_threshold : bool
         Whether ``a`` is a threshold (True) or an S50 (False).
+
+    Examples
+    --------
+    Call a curve with keyword parameters. At its S50 the logistic-4 curve is
+    halfway between offset and saturation:
+
+    >>> curve = get_curve("logistic4")
+    >>> curve
+    Curve('logistic4': g + h / (1 + exp(-b (x - a))))
+    >>> round(float(curve(50.0, a=50, b=0.2, g=0.01, h=2.0)), 6)
+    1.01
     """
 
     name: str
@@ -124,6 +135,9 @@ def get_curve(curve: str | Curve | Callable) -> Curve:
 
     Raises
     ------
+    TypeError
+        If ``curve`` is neither a name, a :class:`Curve` nor a callable
+        with a ``curve_name`` attribute.
     ValueError
         If the name is not registered.
 

@@ -26,11 +26,38 @@ ENCODER_ATTR = "hbmep_pymc_encoder"
 
 
 class DataError(ValueError):
-    """Raised when a data frame cannot be used for a fit; the message lists every problem."""
+    """Raised when a data frame cannot be used for a fit; the message lists every problem.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> df = mep.datasets.load_mock_data()
+    >>> try:
+    ...     prepare_data(df, "TMSIntensity", ["participant"], ["PKPK_APB"])
+    ... except mep.DataError as error:
+    ...     print(error)
+    Invalid data frame:
+      - Column 'PKPK_APB' is missing from the data frame. Did you mean 'PKPK_FCR', 'PKPK_ECR'?
+    """
 
 
 class NonPositiveResponseWarning(UserWarning):
-    """Warned when non-positive responses are masked out of the likelihood."""
+    """Warned when non-positive responses are masked out of the likelihood.
+
+    Examples
+    --------
+    A dropped recording stored as 0 mV is left out of the fit:
+
+    >>> import warnings
+    >>> import hbmep_pymc as mep
+    >>> df = mep.datasets.load_mock_data()
+    >>> df.loc[0, "PKPK_ECR"] = 0.0
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     data = prepare_data(df, "TMSIntensity", ["participant"], ["PKPK_ECR"])
+    >>> caught[0].category.__name__, data.masked_nonpositive
+    ('NonPositiveResponseWarning', {'PKPK_ECR': 1})
+    """
 
 
 def _rows_text(index: pd.Index, limit: int = 8) -> str:
@@ -56,6 +83,11 @@ def normalize_features(features: str | Sequence | None) -> list[tuple[str, ...]]
     list of tuple of str
         One tuple of columns per feature.
 
+    Raises
+    ------
+    TypeError
+        If an item is neither a column name nor a non-empty list of names.
+
     Examples
     --------
     >>> normalize_features([["participant", "condition"], "muscle_side"])
@@ -79,7 +111,23 @@ def normalize_features(features: str | Sequence | None) -> list[tuple[str, ...]]
 
 
 def feature_name(columns: Sequence[str]) -> str:
-    """Dim name of a feature: the column, or the columns joined by ``__``."""
+    """Return the dim name of a feature: the column, or the columns joined by ``__``.
+
+    Parameters
+    ----------
+    columns : sequence of str
+        Columns of the feature, as one tuple of :func:`normalize_features`.
+
+    Returns
+    -------
+    str
+        The dim name, as it appears in posteriors and summaries.
+
+    Examples
+    --------
+    >>> feature_name(("participant", "condition"))
+    'participant__condition'
+    """
     return "__".join(columns)
 
 
@@ -114,6 +162,16 @@ class PreparedData:
         Feature (dim) names.
     muscles : list of str
         Response column names.
+    masked_nonpositive : dict of str to int
+        Number of non-positive responses left out, per response column.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> df = mep.datasets.load_mock_data()
+    >>> data = prepare_data(df, "TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    >>> data.features, data.muscles, data.codes.shape
+    (['participant'], ['PKPK_ECR', 'PKPK_FCR'], (245, 1))
     """
 
     df: pd.DataFrame
@@ -128,18 +186,58 @@ class PreparedData:
 
     @property
     def group_shape(self) -> tuple[int, ...]:
-        """Number of levels of each feature."""
+        """Number of levels of each feature.
+
+        Examples
+        --------
+        >>> import hbmep_pymc as mep
+        >>> df = mep.datasets.load_mock_data()
+        >>> data = prepare_data(df, "TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+        >>> data.group_shape
+        (3,)
+        """
         return tuple(len(self.encoder[name]) for name in self.features)
 
     def observed_cells(self) -> np.ndarray:
-        """Boolean array of shape ``(*group_shape, n_muscles)``: curves with data."""
+        """Return a boolean array of shape ``(*group_shape, n_muscles)``: True for curves with data.
+
+        Returns
+        -------
+        numpy.ndarray
+            True where at least one response of the curve is observed.
+
+        Examples
+        --------
+        >>> import hbmep_pymc as mep
+        >>> df = mep.datasets.load_mock_data()
+        >>> data = prepare_data(df, "TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+        >>> data.observed_cells().tolist()
+        [[True, True], [True, True], [True, True]]
+        """
         cells = np.zeros((*self.group_shape, len(self.muscles)), dtype=bool)
         rows, muscles = np.nonzero(self.observed)
         cells[(*self.codes[rows].T, muscles)] = True
         return cells
 
     def coords(self) -> dict[str, list]:
-        """Coordinates for every feature dim and the ``muscle`` dim."""
+        """Return the coordinates of every feature dim and of the ``muscle`` dim.
+
+        Labels of a single-column feature keep their type, and combined
+        labels are text joined by ``", "``.
+
+        Returns
+        -------
+        dict of str to list
+            Dim name to its labels, features first and ``muscle`` last.
+
+        Examples
+        --------
+        >>> import hbmep_pymc as mep
+        >>> df = mep.datasets.load_mock_data()
+        >>> data = prepare_data(df, "TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+        >>> data.coords()
+        {'participant': ['P1', 'P2', 'P3'], 'muscle': ['PKPK_ECR', 'PKPK_FCR']}
+        """
         coords = {name: self.encoder[name].display_labels() for name in self.features}
         for name in self.features:
             if not self.encoder[name].is_combined:
@@ -149,7 +247,27 @@ class PreparedData:
 
 
 def check_columns(df: pd.DataFrame, required: Sequence[str]) -> list[str]:
-    """Return one problem message per missing or duplicated column."""
+    """Return one problem message per missing or duplicated column.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The data.
+    required : sequence of str
+        Columns the fit needs.
+
+    Returns
+    -------
+    list of str
+        Messages, empty when every column is present once. A missing
+        column's message suggests close matches.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> check_columns(mep.datasets.load_mock_data(), ["TMSIntensity", "PKPK_ECR"])
+    []
+    """
     problems = []
     duplicated = df.columns[df.columns.duplicated()].unique().tolist()
     if duplicated:
@@ -281,7 +399,29 @@ def _encode_features(
 
 
 def is_encoded(df: pd.DataFrame) -> bool:
-    """Return whether ``df`` came from :func:`encode` (its attrs contain the encoder)."""
+    """Return whether ``df`` came from :func:`encode` (its attrs contain the encoder).
+
+    The frames returned by :meth:`~hbmep_pymc.model.BaseModel.load` count
+    as encoded.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The data.
+
+    Returns
+    -------
+    bool
+        True when ``df.attrs`` contains the encoder.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> df = mep.datasets.load_mock_data()
+    >>> encoded, encoder = encode(df, "TMSIntensity", ["participant"], ["PKPK_ECR"])
+    >>> is_encoded(df), is_encoded(encoded)
+    (False, True)
+    """
     return ENCODER_ATTR in df.attrs
 
 
@@ -321,10 +461,16 @@ def prepare_data(
 
     Raises
     ------
+    TypeError
+        If ``df`` is not a DataFrame, or an item of ``features`` is neither
+        a column name nor a list of names.
+    ValueError
+        If ``nonpositive`` is not ``"mask"`` or ``"raise"``.
     DataError
         With every problem found: missing or duplicate columns, an empty
         frame, non-numeric, missing, infinite or negative intensities,
         non-numeric or all-missing responses, missing feature labels.
+        With ``nonpositive="raise"``, also non-positive responses.
 
     Examples
     --------
@@ -431,7 +577,29 @@ def _warn_masked(data: PreparedData, df: pd.DataFrame, masked: dict[str, int]) -
 
 
 def group_label(data: PreparedData, code_row: np.ndarray) -> str:
-    """Text label of one curve group from its row of codes."""
+    """Return the text label of one curve group from its row of codes.
+
+    Parameters
+    ----------
+    data : PreparedData
+        Validated data.
+    code_row : numpy.ndarray
+        One code per feature, as a row of ``data.codes``.
+
+    Returns
+    -------
+    str
+        ``"name=label"`` per feature joined by ``", "``, or ``"all data"``
+        for a model without features.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> df = mep.datasets.load_mock_data()
+    >>> data = prepare_data(df, "TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    >>> group_label(data, data.codes[0])
+    'participant=P1'
+    """
     if not data.features:
         return "all data"
     parts = []
@@ -462,6 +630,12 @@ def encode(
     -------
     tuple of (pandas.DataFrame, Encoder)
         The encoded frame and the encoder.
+
+    Raises
+    ------
+    DataError
+        If the frame cannot be used. :func:`prepare_data` lists these
+        cases and the ``TypeError`` and ``ValueError`` cases.
 
     Examples
     --------

@@ -39,7 +39,17 @@ _MASKED_ARRAYS = (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.Boo
 
 
 class FrameEncodingError(TypeError):
-    """Raised when a data frame contains a dtype, label or attr that cannot be stored losslessly."""
+    """Raised when a data frame contains a dtype, label or attr that cannot be stored losslessly.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"participant": ["P1", "P2"], "sessions": [{1, 2}, {1}]})
+    >>> frame_to_dataset(df)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    hbmep_pymc.frame_io.FrameEncodingError: Column 'sessions' contains the value {1, 2} of type set, ...
+    """
 
 
 def encode_label(label: Any) -> Any:
@@ -47,6 +57,21 @@ def encode_label(label: Any) -> Any:
 
     Tuples (MultiIndex labels) are tagged so they come back as tuples; NumPy
     scalars become Python scalars.
+
+    Parameters
+    ----------
+    label : str, int, float, bool, None or tuple of these
+        A column label, index name or level value.
+
+    Returns
+    -------
+    str, int, float, bool, None or dict
+        The label, or ``{"tuple": [...]}`` for a tuple.
+
+    Raises
+    ------
+    FrameEncodingError
+        If the label is of another type, such as a timestamp.
 
     Examples
     --------
@@ -67,6 +92,16 @@ def encode_label(label: Any) -> Any:
 
 def decode_label(value: Any) -> Any:
     """Invert :func:`encode_label`.
+
+    Parameters
+    ----------
+    value : object
+        Output of :func:`encode_label`, as read back from JSON.
+
+    Returns
+    -------
+    object
+        The original label, with tagged tuples turned back into tuples.
 
     Examples
     --------
@@ -127,11 +162,33 @@ def encode_series(series: pd.Series, name: str) -> tuple[dict[str, xr.Variable],
     ``name`` is the variable name; helper variables get ``name`` plus a
     suffix (``__missing`` for masks).
 
+    Parameters
+    ----------
+    series : pandas.Series
+        The column. Its name appears in error messages.
+    name : str
+        Name of the main variable, for example ``"column_0"``.
+
+    Returns
+    -------
+    variables : dict of str to xarray.Variable
+        The main variable and its helpers, on the dim ``row``.
+    description : dict
+        JSON-compatible description for :func:`decode_series`.
+
     Raises
     ------
     FrameEncodingError
         If the dtype cannot be stored; the message names the column and the
         conversion to apply.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> series = pd.Series(["P1", None, "P3"], dtype="string", name="participant")
+    >>> variables, description = encode_series(series, "column_0")
+    >>> sorted(variables), description["kind"]
+    (['column_0', 'column_0__missing'], 'string')
     """
     dtype = series.dtype
     where = f"{series.name!r}"
@@ -183,7 +240,37 @@ def encode_series(series: pd.Series, name: str) -> tuple[dict[str, xr.Variable],
 
 
 def decode_series(dataset: xr.Dataset, name: str, description: dict) -> pd.Series:
-    """Rebuild a column stored by :func:`encode_series`; the result has a default index."""
+    """Rebuild a column stored by :func:`encode_series`; the result has a default index.
+
+    Parameters
+    ----------
+    dataset : xarray.Dataset
+        Contains the variables that :func:`encode_series` returned.
+    name : str
+        Name of the main variable.
+    description : dict
+        The description that :func:`encode_series` returned.
+
+    Returns
+    -------
+    pandas.Series
+        The column with its original values and dtype, without its name.
+
+    Raises
+    ------
+    ValueError
+        If ``description`` has an unknown ``kind``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import xarray as xr
+    >>> series = pd.Series(pd.Categorical(["post", "pre", "post"], categories=["pre", "post"]))
+    >>> variables, description = encode_series(series, "column_0")
+    >>> restored = decode_series(xr.Dataset(variables), "column_0", description)
+    >>> restored.equals(series)
+    True
+    """
     values = dataset[name].to_numpy()
     kind = description["kind"]
 
@@ -297,6 +384,17 @@ def frame_to_dataset(df: pd.DataFrame) -> xr.Dataset:
 def dataset_to_frame(dataset: xr.Dataset) -> pd.DataFrame:
     """Rebuild the data frame stored by :func:`frame_to_dataset`.
 
+    Parameters
+    ----------
+    dataset : xarray.Dataset
+        Output of :func:`frame_to_dataset`, possibly read back from NetCDF.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The frame with its original values, dtypes, labels, index and
+        ``attrs``.
+
     Raises
     ------
     KeyError, ValueError
@@ -306,8 +404,9 @@ def dataset_to_frame(dataset: xr.Dataset) -> pd.DataFrame:
     --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"x": pd.Categorical(["b", "a"])})
-    >>> dataset_to_frame(frame_to_dataset(df)).dtypes["x"]
-    CategoricalDtype(categories=['a', 'b'], ordered=False, categories_dtype=str)
+    >>> restored = dataset_to_frame(frame_to_dataset(df))
+    >>> restored["x"].cat.categories.tolist(), restored.equals(df)
+    (['a', 'b'], True)
     """
     frame_description = json.loads(dataset.attrs[FRAME_ATTR])
     n_columns = sum(1 for name in dataset.data_vars if _is_main_variable(name, "column_"))

@@ -16,7 +16,7 @@ Examples
 >>> y = F.rectified_logistic(x, a=30, b=0.5, g=0.01, h=1.0, v=0.5)
 >>> bool(np.isclose(y[1], 0.01))
 True
->>> float(F.rectified_logistic_inverse(y[2], a=30, b=0.5, g=0.01, h=1.0, v=0.5))
+>>> round(float(F.rectified_logistic_inverse(y[2], a=30, b=0.5, g=0.01, h=1.0, v=0.5)), 6)
 40.0
 """
 
@@ -220,7 +220,7 @@ def logistic5(x, a, b, g, h, v):
 
     Examples
     --------
-    >>> float(logistic5(30.0, a=30, b=0.5, g=0.0, h=1.0, v=2.0))
+    >>> round(float(logistic5(30.0, a=30, b=0.5, g=0.0, h=1.0, v=2.0)), 6)
     0.5
     """
     x, a, b, g, h, v = _asarrays(x, a, b, g, h, v)

@@ -32,7 +32,30 @@ MAX_LOG_LIKELIHOOD_SIZE = 50_000_000
 
 
 def observed_cells_array(data: PreparedData, coords: dict) -> xr.DataArray:
-    """Boolean DataArray over ``(*features, muscle)``: True where a curve has data."""
+    """Return a boolean DataArray over ``(*features, muscle)``: True where a curve has data.
+
+    Parameters
+    ----------
+    data : PreparedData
+        Validated data.
+    coords : dict
+        Coords of the model, from :func:`~hbmep_pymc.building.model_coords`.
+
+    Returns
+    -------
+    xarray.DataArray
+        Labelled with the original feature levels and muscle names.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> from hbmep_pymc.building import model_coords
+    >>> from hbmep_pymc.data import prepare_data
+    >>> df = mep.datasets.load_mock_data()
+    >>> data = prepare_data(df, "TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    >>> observed_cells_array(data, model_coords(data)).sel(participant="P2").values.tolist()
+    [True, True]
+    """
     dims = (*data.features, MUSCLE_DIM)
     return xr.DataArray(
         data.observed_cells(), dims=dims, coords={dim: coords[dim] for dim in dims}
@@ -40,7 +63,33 @@ def observed_cells_array(data: PreparedData, coords: dict) -> xr.DataArray:
 
 
 def measurement_coords(data: PreparedData, coords: dict) -> dict:
-    """Coords of the measurement dim, with the row label and muscle of each cell."""
+    """Return the coords of the measurement dim, with the row label and muscle of each cell.
+
+    Parameters
+    ----------
+    data : PreparedData
+        Validated data.
+    coords : dict
+        Coords of the model, from :func:`~hbmep_pymc.building.model_coords`.
+
+    Returns
+    -------
+    dict
+        ``measurement`` (positions), and ``observation`` and ``muscle`` as
+        ``(dim, values)`` pairs on the ``measurement`` dim, ready for
+        ``assign_coords``.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> from hbmep_pymc.building import model_coords
+    >>> from hbmep_pymc.data import prepare_data
+    >>> df = mep.datasets.load_mock_data()
+    >>> data = prepare_data(df, "TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    >>> cell_coords = measurement_coords(data, model_coords(data))
+    >>> cell_coords["muscle"][1][:3].tolist()
+    ['PKPK_ECR', 'PKPK_FCR', 'PKPK_ECR']
+    """
     rows, muscles = measurement_index(data)
     return {
         MEASUREMENT_DIM: coords[MEASUREMENT_DIM],
@@ -50,7 +99,37 @@ def measurement_coords(data: PreparedData, coords: dict) -> dict:
 
 
 def parameters_at_cells(posterior: xr.Dataset, data: PreparedData, names) -> dict[str, xr.DataArray]:
-    """Pick each curve parameter at every measurement: dims ``(chain, draw, measurement)``."""
+    """Pick each curve parameter at every measurement: dims ``(chain, draw, measurement)``.
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        Draws with dims ``(chain, draw, *features, muscle)``.
+    data : PreparedData
+        The data of the fit.
+    names : iterable of str
+        Variables to pick.
+
+    Returns
+    -------
+    dict of str to xarray.DataArray
+        Variable name to its value at every observed cell.
+
+    Examples
+    --------
+    Give every curve a threshold of 40 %MSO and read it back per measurement:
+
+    >>> import numpy as np
+    >>> import xarray as xr
+    >>> import hbmep_pymc as mep
+    >>> from hbmep_pymc.building import model_coords
+    >>> from hbmep_pymc.data import prepare_data
+    >>> df = mep.datasets.load_mock_data()
+    >>> data = prepare_data(df, "TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    >>> a = xr.DataArray(np.full((1, 10, 3, 2), 40.0), dims=("chain", "draw", "participant", "muscle"))
+    >>> parameters_at_cells(xr.Dataset({"a": a}), data, ["a"])["a"].shape
+    (1, 10, 490)
+    """
     rows, muscles = measurement_index(data)
     indexers = {
         name: xr.DataArray(data.codes[rows, f], dims=MEASUREMENT_DIM)
@@ -61,7 +140,35 @@ def parameters_at_cells(posterior: xr.Dataset, data: PreparedData, names) -> dic
 
 
 def add_data_groups(idata: az.InferenceData, data: PreparedData, coords: dict) -> None:
-    """Add ``observed_data`` and ``constant_data`` with labelled dims."""
+    """Add ``observed_data`` and ``constant_data`` with labelled dims.
+
+    ``observed_data`` contains ``obs`` on the ``measurement`` dim (observed
+    cells only). ``constant_data`` contains ``intensity``, the full
+    ``response`` table with NaN where masked, and one ``<feature>_code``
+    per feature.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        Changed in place.
+    data : PreparedData
+        The data of the fit.
+    coords : dict
+        Coords of the model, from :func:`~hbmep_pymc.building.model_coords`.
+
+    Examples
+    --------
+    >>> import arviz as az
+    >>> import hbmep_pymc as mep
+    >>> from hbmep_pymc.building import model_coords
+    >>> from hbmep_pymc.data import prepare_data
+    >>> df = mep.datasets.load_mock_data()
+    >>> data = prepare_data(df, "TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    >>> idata = az.InferenceData()
+    >>> add_data_groups(idata, data, model_coords(data))
+    >>> dict(idata.observed_data.sizes), dict(idata.constant_data.sizes)
+    ({'measurement': 490}, {'observation': 245, 'muscle': 2})
+    """
     rows, muscles = measurement_index(data)
     cell_coords = measurement_coords(data, coords)
     observed = xr.Dataset(
@@ -82,7 +189,34 @@ def add_data_groups(idata: az.InferenceData, data: PreparedData, coords: dict) -
 
 
 def add_log_likelihood(idata: az.InferenceData, model: pm.Model, data: PreparedData, coords: dict) -> None:
-    """Add the pointwise log-likelihood of every observed cell."""
+    """Add the pointwise log-likelihood of every observed cell.
+
+    Use it for a fit run with ``log_likelihood=False``, before
+    :func:`~hbmep_pymc.comparison.compare`.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        A fit with a ``posterior`` group, changed in place.
+    model : pymc.Model
+        The PyMC model of the fit, from :meth:`~hbmep_pymc.model.BaseModel.build`.
+    data : PreparedData
+        The data of the fit.
+    coords : dict
+        Coords of the model, from :func:`~hbmep_pymc.building.model_coords`.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> from hbmep_pymc.building import model_coords
+    >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    >>> df = mep.datasets.load_mock_data()
+    >>> data = model.prepare(df)
+    >>> idata, posterior = model.run(df, log_likelihood=False)  # doctest: +SKIP
+    >>> add_log_likelihood(idata, model.build(df), data, model_coords(data))  # doctest: +SKIP
+    >>> idata.log_likelihood["obs"].sizes["measurement"]  # doctest: +SKIP
+    490
+    """
     log_likelihood = pm.compute_log_likelihood(
         idata, model=model, extend_inferencedata=False, progressbar=False
     )
@@ -93,7 +227,37 @@ def add_log_likelihood(idata: az.InferenceData, model: pm.Model, data: PreparedD
 def add_outlier_probability(
     idata: az.InferenceData, data: PreparedData, spec: ModelSpec, coords: dict
 ) -> None:
-    """Add the per-measurement posterior probability of coming from the outlier component."""
+    """Add the per-measurement posterior probability of coming from the outlier component.
+
+    The probability is computed on every draw and stored as
+    ``outlier_posterior_prob`` in ``idata.posterior``, with dims
+    ``(chain, draw, measurement)``.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        A fit of a mixture model (``use_mixture=True``), changed in place.
+    data : PreparedData
+        The data of the fit.
+    spec : ModelSpec
+        Structure of the fitted model.
+    coords : dict
+        Coords of the model, from :func:`~hbmep_pymc.building.model_coords`.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> from hbmep_pymc.building import model_coords
+    >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    >>> df = mep.datasets.load_mock_data()
+    >>> data = model.prepare(df)
+    >>> model.use_mixture = True
+    >>> idata, posterior = model.run(df)  # doctest: +SKIP
+    >>> add_outlier_probability(idata, data, model.model_spec(model.last_priors),
+    ...                         model_coords(data))  # doctest: +SKIP
+    >>> idata.posterior["outlier_posterior_prob"].dims  # doctest: +SKIP
+    ('chain', 'draw', 'measurement')
+    """
     rows, muscles = measurement_index(data)
     names = [*spec.curve.parameters, site.c1, site.c2]
     at_cell = parameters_at_cells(idata.posterior, data, names)
@@ -134,7 +298,54 @@ def finish_idata(
     attrs: dict,
     log_likelihood: bool | None = None,
 ) -> az.InferenceData:
-    """Add data groups, log-likelihood, outlier probabilities, masks and attrs."""
+    """Add data groups, log-likelihood, outlier probabilities, masks and attrs.
+
+    Parameters of curves without data are set to NaN. Attr values other
+    than text and numbers are stored as JSON text, which NetCDF accepts.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        Output of the sampler, with ``posterior`` and ``sample_stats``,
+        changed in place.
+    model : pymc.Model
+        The sampled PyMC model.
+    data : PreparedData
+        The data of the fit.
+    spec : ModelSpec
+        Structure of the sampled model.
+    coords : dict
+        Coords of the model, from :func:`~hbmep_pymc.building.model_coords`.
+    attrs : dict
+        Attrs to set on every group.
+    log_likelihood : bool, optional
+        Store the pointwise log-likelihood. By default it is stored up to
+        5e7 values (draws times observed cells). Above that it is left out
+        with a warning.
+
+    Returns
+    -------
+    arviz.InferenceData
+        ``idata``.
+
+    Examples
+    --------
+    Sample the model with PyMC's own NUTS and complete the result as
+    :meth:`~hbmep_pymc.model.BaseModel.run` does:
+
+    >>> import pymc as pm
+    >>> from hbmep_pymc.building import build_pymc_model
+    >>> import hbmep_pymc as mep
+    >>> from hbmep_pymc.building import model_coords
+    >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    >>> df = mep.datasets.load_mock_data()
+    >>> data = model.prepare(df)
+    >>> spec = model.model_spec(mep.Priors.default())
+    >>> pymc_model = build_pymc_model(data, spec)
+    >>> idata = pm.sample(model=pymc_model)  # doctest: +SKIP
+    >>> idata = finish_idata(idata, pymc_model, data, spec, model_coords(data),
+    ...                      attrs={"model": "StandardHB"})  # doctest: +SKIP
+    """
     add_data_groups(idata, data, coords)
     size = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"] * int(data.observed.sum())
     if log_likelihood is None:

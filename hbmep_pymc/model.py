@@ -49,7 +49,23 @@ _DIAGNOSTIC_COLUMNS = {
 
 
 class UnitScalingWarning(UserWarning):
-    """Warned when the default priors are rescaled to data outside the %MSO and mV footing."""
+    """Warned when the default priors are rescaled to data outside the %MSO and mV footing.
+
+    Examples
+    --------
+    The bundled responses converted from mV to µV:
+
+    >>> import warnings
+    >>> import hbmep_pymc as mep
+    >>> df = mep.datasets.load_mock_data()
+    >>> df[["PKPK_ECR", "PKPK_FCR"]] *= 1000
+    >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     priors, source, factors = model.resolve_priors(model.prepare(df))
+    >>> caught[0].category.__name__, source, factors
+    ('UnitScalingWarning', 'data-scaled', (1.0, 97.0))
+    """
 
 
 class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
@@ -86,6 +102,22 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         Seed of the sampler.
     intensity_unit, response_unit : str, optional
         Units for labels, for example ``"%MSO"`` and ``"mV"``.
+
+    Raises
+    ------
+    ValueError
+        If ``function`` is not a registered curve name.
+
+    Examples
+    --------
+    Use a concrete model, :class:`StandardHB` or
+    :class:`NonHierarchicalBayesianModel`:
+
+    >>> import hbmep_pymc as mep
+    >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"],
+    ...                        function="logistic4", mcmc_params={"num_chains": 2, "num_samples": 500})
+    >>> model.function, model.hierarchical
+    ('logistic4', True)
     """
 
     hierarchical: bool = True
@@ -135,7 +167,20 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
 
     @property
     def function(self) -> str:
-        """Name of the curve function."""
+        """Name of the curve function.
+
+        Assigning accepts a registered name, a hyphenated alias or a
+        :class:`~hbmep_pymc.curves.Curve`, and raises ``ValueError`` for
+        an unknown name.
+
+        Examples
+        --------
+        >>> import hbmep_pymc as mep
+        >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+        >>> model.function = "logistic-5"
+        >>> model.function
+        'logistic5'
+        """
         return self._function
 
     @function.setter
@@ -144,7 +189,15 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
 
     @property
     def curve(self) -> curves.Curve:
-        """The :class:`~hbmep_pymc.curves.Curve` of :attr:`function`."""
+        """The :class:`~hbmep_pymc.curves.Curve` of :attr:`function`.
+
+        Examples
+        --------
+        >>> import hbmep_pymc as mep
+        >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+        >>> model.curve.parameters
+        ('a', 'b', 'g', 'h', 'v')
+        """
         return curves.get_curve(self._function)
 
     @property
@@ -170,17 +223,54 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
                     priors = super().default_priors()
                     priors["b_scale"] = Prior("HalfNormal", sigma=1.0)
                     return priors
+
+        Returns
+        -------
+        Priors
+            A new copy of the defaults, safe to change.
+
+        Examples
+        --------
+        >>> import hbmep_pymc as mep
+        >>> mep.StandardHB.default_priors()["a_loc"]
+        Prior('TruncatedNormal', mu=50.0, sigma=50.0, lower=0.0)
         """
         return Priors.default()
 
     def resolve_priors(self, data: PreparedData) -> tuple[Priors, str, tuple[float, float]]:
         """Choose the priors of a fit: user-given, else defaults rescaled to the data's units.
 
+        Parameters
+        ----------
+        data : PreparedData
+            The data of the fit, from :meth:`prepare`.
+
         Returns
         -------
         tuple
             ``(priors, source, (intensity_factor, response_factor))`` where
             ``source`` is ``"user"``, ``"default"`` or ``"data-scaled"``.
+
+        Raises
+        ------
+        ValueError
+            If :attr:`priors` is a dict naming an unknown distribution, or if
+            the defaults must be rescaled but one of them has a distribution
+            that cannot be rescaled automatically.
+
+        Warns
+        -----
+        UnitScalingWarning
+            When the defaults are rescaled.
+
+        Examples
+        --------
+        >>> import hbmep_pymc as mep
+        >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+        >>> df = mep.datasets.load_mock_data()
+        >>> priors, source, factors = model.resolve_priors(model.prepare(df))
+        >>> source, factors
+        ('default', (1.0, 1.0))
         """
         if self.priors is not None:
             user = self.priors if isinstance(self.priors, Priors) else Priors.from_dict(self.priors)
@@ -208,7 +298,36 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
     # --- data ---------------------------------------------------------------
 
     def prepare(self, df: pd.DataFrame, encoder=None) -> PreparedData:
-        """Validate ``df`` against the model's columns and return model-ready arrays."""
+        """Validate ``df`` against the model's columns and return model-ready arrays.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Raw data, or the encoded frame from :meth:`load`.
+        encoder : Encoder, optional
+            Encoder of an encoded frame whose attrs were lost.
+
+        Returns
+        -------
+        PreparedData
+            Arrays, mask, encoded frame and encoder.
+
+        Raises
+        ------
+        hbmep_pymc.data.DataError
+            If a column is missing or a value is unusable; the message
+            lists every problem.
+        ValueError
+            If :attr:`nonpositive` is not ``"mask"`` or ``"raise"``.
+
+        Examples
+        --------
+        >>> import hbmep_pymc as mep
+        >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+        >>> df = mep.datasets.load_mock_data()
+        >>> model.prepare(df).response.shape
+        (245, 2)
+        """
         return prepare_data(
             df,
             self.intensity,
@@ -253,7 +372,26 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
     # --- fitting -------------------------------------------------------------
 
     def model_spec(self, priors: Priors) -> ModelSpec:
-        """Return the structural description of the model for given priors."""
+        """Return the structural description of the model for given priors.
+
+        Parameters
+        ----------
+        priors : Priors
+            Hyperpriors of the fit.
+
+        Returns
+        -------
+        ModelSpec
+            Curve, priors, pooling and mixture setting.
+
+        Examples
+        --------
+        >>> import hbmep_pymc as mep
+        >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+        >>> spec = model.model_spec(mep.Priors.default())
+        >>> spec.curve.name, spec.hierarchical, spec.mixture
+        ('rectified_logistic', True, False)
+        """
         return ModelSpec(
             curve=self.curve, priors=priors, hierarchical=self.hierarchical, mixture=self.use_mixture
         )
@@ -261,10 +399,31 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
     def build(self, df: pd.DataFrame, encoder=None) -> pm.Model:
         """Build the PyMC model for ``df`` without sampling it.
 
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Raw or encoded data.
+        encoder : Encoder, optional
+            Encoder of an encoded frame whose attrs were lost.
+
         Returns
         -------
         pymc.Model
             The model, with labelled dims.
+
+        Raises
+        ------
+        hbmep_pymc.data.DataError
+            If the data are unusable.
+
+        Examples
+        --------
+        >>> import hbmep_pymc as mep
+        >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+        >>> df = mep.datasets.load_mock_data()
+        >>> pymc_model = model.build(df)
+        >>> pymc_model.coords["participant"]
+        ('P1', 'P2', 'P3')
         """
         data = self.prepare(df, encoder)
         priors, _, _ = self.resolve_priors(data)
@@ -319,8 +478,33 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
 
         Raises
         ------
+        ValueError
+            If the sampler name or an MCMC setting is invalid.
         hbmep_pymc.data.DataError
             If the data are unusable.
+        hbmep_pymc.checks.SingleIntensityError
+            In a non-hierarchical model, if a curve was tested at one
+            intensity only.
+        ImportError
+            If the sampler's package is not installed.
+
+        Warns
+        -----
+        hbmep_pymc.results.ConvergenceWarning
+            After divergences, r_hat above 1.01 or low effective sample size.
+
+        Examples
+        --------
+        A short fit for a first look. Keep the defaults (4 chains of
+        1000 warm-up and 1000 kept draws) for results:
+
+        >>> import hbmep_pymc as mep
+        >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+        >>> df = mep.datasets.load_mock_data()
+        >>> idata, posterior = model.run(df, mcmc_params={"num_chains": 2, "num_warmup": 500,
+        ...                                               "num_samples": 500})  # doctest: +SKIP
+        >>> posterior["a"].shape  # doctest: +SKIP
+        (1000, 3, 2)
         """
         sampler = sampler or self.sampler
         if sampler not in SAMPLERS:
@@ -378,7 +562,22 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
     # --- results ---------------------------------------------------------------
 
     def sampled_variables(self) -> list[str]:
-        """Names of the sampled variables of this model configuration."""
+        """Return the names of the sampled variables of this model configuration.
+
+        Returns
+        -------
+        list of str
+            Hyperparameters first, then the per-curve variables. These are
+            the rows of :meth:`summary` by default.
+
+        Examples
+        --------
+        >>> import hbmep_pymc as mep
+        >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+        >>> model.use_mixture = True
+        >>> model.sampled_variables()[:8]
+        ['a_loc', 'a_scale', 'b_scale', 'g_scale', 'h_scale', 'v_scale', 'c1_scale', 'c2_scale']
+        """
         return sampled_variables(self.model_spec(Priors.default()))
 
     def summary(self, source, var_names: Sequence[str] | None = None, hdi_prob: float = 0.95) -> pd.DataFrame:
@@ -398,6 +597,23 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         pandas.DataFrame
             One row per variable and cell, labelled with the original
             participant and muscle names; curves without data are left out.
+            For an InferenceData with data groups, a ``notes`` column flags
+            r_hat above 1.01, low ESS and the curve flags of
+            :meth:`curve_diagnostics`.
+
+        Raises
+        ------
+        TypeError
+            If ``source`` is neither an InferenceData nor a dict of draws.
+        ValueError
+            If the flattened draws of a plain dict do not split into
+            ``mcmc_params["num_chains"]`` chains.
+
+        Examples
+        --------
+        >>> idata, posterior = model.run(df)  # doctest: +SKIP
+        >>> table = model.summary(idata)  # doctest: +SKIP
+        >>> table.loc[table["notes"] != "", ["mean", "r_hat", "notes"]]  # doctest: +SKIP
         """
         names = list(var_names) if var_names is not None else self.sampled_variables()
         table = results.summary(
@@ -432,16 +648,34 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
 
         See :func:`hbmep_pymc.checks.curve_diagnostics`.
 
+        Parameters
+        ----------
+        idata : arviz.InferenceData
+            The output of :meth:`run` or :func:`~hbmep_pymc.archive.load_fit`.
+
         Returns
         -------
         pandas.DataFrame
             One row per curve with data, with a ``notes`` column.
+
+        Examples
+        --------
+        >>> idata, posterior = model.run(df)  # doctest: +SKIP
+        >>> flags = model.curve_diagnostics(idata)  # doctest: +SKIP
+        >>> flags.loc[flags["notes"] != "", ["participant", "muscle", "notes"]]  # doctest: +SKIP
         """
         curve = curves.get_curve(idata.posterior.attrs.get("function", self.function))
         return curve_diagnostics(idata, curve)
 
     def threshold_table(self, idata: az.InferenceData, hdi_prob: float = 0.95) -> pd.DataFrame:
-        """Posterior mean, sd and HDI of the threshold per curve group and muscle.
+        """Tabulate the posterior mean, sd and HDI of the threshold per curve group and muscle.
+
+        Parameters
+        ----------
+        idata : arviz.InferenceData
+            The output of :meth:`run` or :func:`~hbmep_pymc.archive.load_fit`.
+        hdi_prob : float, default 0.95
+            Probability mass of the HDI.
 
         Returns
         -------
@@ -450,6 +684,12 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
             ``hdi_lower``, ``hdi_upper``, and for fits with data groups
             ``prob_threshold_below_range``, ``prob_threshold_above_range``,
             ``prob_saturation_reached`` and ``notes`` (see :meth:`curve_diagnostics`).
+
+        Examples
+        --------
+        >>> idata, posterior = model.run(df)  # doctest: +SKIP
+        >>> table = model.threshold_table(idata, hdi_prob=0.9)  # doctest: +SKIP
+        >>> table[["participant", "muscle", "mean", "hdi_lower", "hdi_upper"]].round(1)  # doctest: +SKIP
         """
         features = [name for name in idata.posterior[site.a].dims if name not in ("chain", "draw", "muscle")]
         table = results.threshold_table(idata, features, hdi_prob=hdi_prob)
@@ -471,6 +711,19 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
 
     def state_dict(self) -> dict:
         """Return the model's settings as JSON-compatible data.
+
+        Returns
+        -------
+        dict
+            Model class name, package version, columns, curve function,
+            mixture setting, priors (None for the defaults), MCMC and sampler
+            settings, seed and units, which :meth:`load_state_dict` restores.
+
+        Raises
+        ------
+        TypeError
+            If a setting, such as an entry of :attr:`sampler_kwargs`, is not
+            JSON-compatible.
 
         Examples
         --------
@@ -504,7 +757,30 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore settings from :meth:`state_dict` output."""
+        """Restore settings from :meth:`state_dict` output.
+
+        Keys missing from ``state`` leave the current settings unchanged.
+
+        Parameters
+        ----------
+        state : dict
+            Output of :meth:`state_dict`, for example read back from JSON.
+
+        Raises
+        ------
+        ValueError
+            If ``state`` names an unknown curve function or prior
+            distribution.
+
+        Examples
+        --------
+        >>> import hbmep_pymc as mep
+        >>> state = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR"], function="logistic4").state_dict()
+        >>> model = mep.StandardHB()
+        >>> model.load_state_dict(state)
+        >>> model.function, model.response
+        ('logistic4', ['PKPK_ECR'])
+        """
         for key in (
             "intensity", "features", "response", "function", "use_mixture", "mcmc_params",
             "sampler", "sampler_kwargs", "nonpositive", "seed", "intensity_unit", "response_unit",

@@ -56,7 +56,32 @@ OUTLIER_COLOR = "C3"
 
 @dataclass
 class DataTable:
-    """Data rows with their curve-group labels, in the order the panels show them."""
+    """Data rows with their curve-group labels, in the order the panels show them.
+
+    Attributes
+    ----------
+    intensity : numpy.ndarray
+        Intensity of every row.
+    responses : dict of str to numpy.ndarray
+        Response of every row, per muscle shown, NaN where not numeric.
+    row_keys : list of tuple of str
+        Curve-group labels of every row.
+    groups : list of tuple of str
+        Curve groups present, one panel row each, in panel order.
+    hue : numpy.ndarray or None
+        Text level of the ``hue`` column of every row.
+    index : pandas.Index
+        Index of the data frame.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> table = DataTable(intensity=np.array([30.0, 50.0]), responses={"PKPK_ECR": np.array([0.01, 0.2])},
+    ...                   row_keys=[("P1",), ("P1",)], groups=[("P1",)], hue=None, index=pd.RangeIndex(2))
+    >>> [group_title(key) for key in table.groups]
+    ['P1']
+    """
 
     intensity: np.ndarray
     responses: dict[str, np.ndarray]
@@ -67,7 +92,25 @@ class DataTable:
 
 
 def group_title(key: tuple[str, ...]) -> str:
-    """Text of a curve group: its labels joined by ``", "``, or ``"all data"`` without features."""
+    """Return the text of a curve group: its labels joined by ``", "``, or ``"all data"`` without features.
+
+    Parameters
+    ----------
+    key : tuple of str
+        Display label of the group in every feature.
+
+    Returns
+    -------
+    str
+        The panel title before the muscle name.
+
+    Examples
+    --------
+    >>> group_title(("P1", "post"))
+    'P1, post'
+    >>> group_title(())
+    'all data'
+    """
     return ", ".join(key) if key else "all data"
 
 
@@ -89,6 +132,25 @@ def _check_output_path(output_path) -> str | None:
 
 def save_pages(figures: list[Figure], output_path: str | None) -> list[str]:
     """Write pages to a PDF, or to one image per page; return the paths written.
+
+    Parameters
+    ----------
+    figures : list of matplotlib.figure.Figure
+        The pages.
+    output_path : str or None
+        A ``.pdf`` path keeps every page in one file. Other suffixes write
+        one file per page, with ``-page1``, ``-page2``, ... before the
+        suffix when there are several. None writes nothing.
+
+    Returns
+    -------
+    list of str
+        The files written.
+
+    Warns
+    -----
+    UserWarning
+        When several pages are written as separate image files.
 
     Examples
     --------
@@ -126,7 +188,17 @@ def _pages(figures: list[Figure]) -> Figure | list[Figure]:
 
 
 class PlottingMixin:
-    """Data and curve figures for :class:`~hbmep_pymc.model.BaseModel`."""
+    """Data and curve figures for :class:`~hbmep_pymc.model.BaseModel`.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"],
+    ...                        intensity_unit="%MSO", response_unit="mV")
+    >>> figure = model.plot(mep.datasets.load_mock_data())
+    >>> figure.axes[0].get_xlabel(), figure.axes[0].get_ylabel()
+    ('TMSIntensity (%MSO)', 'Response (mV)')
+    """
 
     def plot(
         self,
@@ -169,7 +241,10 @@ class PlottingMixin:
         Raises
         ------
         ValueError
-            If a column is missing or ``output_path`` has an unsupported suffix.
+            If a column or muscle is missing, ``rows_per_page`` is not a
+            positive integer, or ``output_path`` has an unsupported suffix.
+        FileNotFoundError
+            If the folder of ``output_path`` does not exist.
 
         Examples
         --------
@@ -270,8 +345,11 @@ class PlottingMixin:
         ------
         ValueError
             If neither ``predictive`` nor ``posterior`` is given, a
-            probability is outside (0, 1), a muscle is unknown or
-            ``output_path`` has an unsupported suffix.
+            probability is outside (0, 1), a muscle is unknown,
+            ``rows_per_page`` is not a positive integer or ``output_path``
+            has an unsupported suffix.
+        FileNotFoundError
+            If the folder of ``output_path`` does not exist.
 
         Examples
         --------

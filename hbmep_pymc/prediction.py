@@ -77,6 +77,11 @@ def intensity_grid(low: float, high: float, num_points: int, scale: str = "linea
     numpy.ndarray
         The grid, float.
 
+    Raises
+    ------
+    ValueError
+        If ``scale`` is ``"ln"`` or ``"log10"`` and ``low`` is not positive.
+
     Examples
     --------
     >>> intensity_grid(1.0, 100.0, 3, scale="log10").tolist()
@@ -104,6 +109,14 @@ class FrameGroups:
         Feature (dim) names.
     encoder : Encoder
         Feature name to label encoder.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"participant": ["P2", "P1", "P2"], "condition": ["pre", "pre", "post"]})
+    >>> groups = frame_groups(df, [["participant", "condition"]])
+    >>> groups.features, groups.codes[:, 0].tolist()
+    (['participant__condition'], [2, 0, 1])
     """
 
     codes: np.ndarray
@@ -111,7 +124,30 @@ class FrameGroups:
     encoder: Encoder
 
     def labels(self, name: str) -> np.ndarray:
-        """Display labels of feature ``name`` for every row, as text."""
+        """Return the display labels of feature ``name`` for every row, as text.
+
+        Parameters
+        ----------
+        name : str
+            Feature (dim) name.
+
+        Returns
+        -------
+        numpy.ndarray
+            Object array of text labels, with combined labels joined by ``", "``.
+
+        Raises
+        ------
+        ValueError
+            If ``name`` is not one of :attr:`features`.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"participant": ["P2", "P1", "P2"], "condition": ["pre", "pre", "post"]})
+        >>> frame_groups(df, [["participant", "condition"]]).labels("participant__condition").tolist()
+        ['P2, pre', 'P1, pre', 'P2, post']
+        """
         position = self.features.index(name)
         display = np.asarray(self.encoder[name].display_labels(), dtype=object)
         return display[self.codes[:, position]]
@@ -194,7 +230,32 @@ def _checked_codes(values: pd.Series, label_encoder: LabelEncoder) -> np.ndarray
 
 
 def intensity_values(df: pd.DataFrame, column: str) -> np.ndarray:
-    """Return the intensity column as finite, non-negative floats, or raise naming the bad rows."""
+    """Return the intensity column as finite, non-negative floats, or raise naming the bad rows.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Data or prediction grid.
+    column : str
+        Intensity column. Numbers stored as text are converted.
+
+    Returns
+    -------
+    numpy.ndarray
+        The intensities, float.
+
+    Raises
+    ------
+    ValueError
+        If the column is missing, or a value is missing, not a number,
+        infinite or negative.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> intensity_values(pd.DataFrame({"TMSIntensity": [40, "55"]}), "TMSIntensity").tolist()
+    [40.0, 55.0]
+    """
     if column not in df.columns:
         raise ValueError(f"Intensity column {column!r} is missing from the data frame.")
     values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -212,6 +273,32 @@ def positions_in(dataset: xr.Dataset, groups: FrameGroups) -> dict[str, np.ndarr
 
     Labels are matched as text, so the positions are right even when the
     draws list the groups in another order than the encoder.
+
+    Parameters
+    ----------
+    dataset : xarray.Dataset
+        Draws, or any Dataset whose feature dims carry the group labels.
+    groups : FrameGroups
+        Curve group of every row, from :func:`frame_groups`.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Feature name to the position of every row along that dim.
+
+    Raises
+    ------
+    ValueError
+        If ``dataset`` lacks a feature dim or a group of ``groups``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import xarray as xr
+    >>> draws = xr.Dataset(coords={"participant": ["P1", "P2", "P3"]})
+    >>> groups = frame_groups(pd.DataFrame({"participant": ["P3", "P1"]}), ["participant"])
+    >>> positions_in(draws, groups)["participant"].tolist()
+    [2, 0]
     """
     positions = {}
     for name in groups.features:
@@ -336,6 +423,11 @@ def predict_blocks(curve: Curve, flat: dict[str, np.ndarray], positions: list[np
         ``mu`` and ``obs``, shape ``(n_samples, n_points, n_muscles)``
         (views of arrays stored with the points last).
 
+    Raises
+    ------
+    ValueError
+        If ``num_threads`` is not a positive integer.
+
     Examples
     --------
     >>> import numpy as np
@@ -386,7 +478,18 @@ def predict_blocks(curve: Curve, flat: dict[str, np.ndarray], positions: list[np
     return mu.transpose(0, 2, 1), obs.transpose(0, 2, 1)
 
 class PredictionMixin:
-    """Prediction grids and posterior or prior predictions for :class:`~hbmep_pymc.model.BaseModel`."""
+    """Prediction grids and posterior or prior predictions for :class:`~hbmep_pymc.model.BaseModel`.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    >>> grid = model.make_prediction_dataset(mep.datasets.load_mock_data(), num_points=3,
+    ...                                      min_intensity=20, max_intensity=80)
+    >>> grid["TMSIntensity"].tolist()[:3]
+    [20.0, 50.0, 80.0]
+    >>> predictive = model.predict(grid, posterior=posterior)  # doctest: +SKIP
+    """
 
     def make_prediction_dataset(
         self,
@@ -421,7 +524,8 @@ class PredictionMixin:
         Raises
         ------
         ValueError
-            If ``num_points``, a bound or ``scale`` is invalid.
+            If ``num_points``, a bound or ``scale`` is invalid, a column is
+            missing, or an intensity is missing or negative.
 
         Examples
         --------
@@ -520,8 +624,12 @@ class PredictionMixin:
         Raises
         ------
         ValueError
-            If a column is missing, a curve group was not fitted or the
-            draws lack a curve parameter.
+            If a column is missing, a curve group was not fitted, the
+            draws lack a curve parameter, ``prior_draws`` or
+            ``num_threads`` is not a positive integer, or no response
+            columns are set for prior draws.
+        TypeError
+            If ``posterior`` is of an unsupported type.
 
         Notes
         -----

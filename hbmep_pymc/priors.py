@@ -47,6 +47,11 @@ class Prior:
     **parameters : float
         Its parameters, as PyMC names them.
 
+    Raises
+    ------
+    ValueError
+        If ``distribution`` is not a PyMC distribution class.
+
     Examples
     --------
     >>> Prior("HalfNormal", sigma=5.0)
@@ -66,11 +71,57 @@ class Prior:
         self.parameters = {key: float(value) for key, value in parameters.items()}
 
     def create(self, name: str, **kwargs) -> pm.Distribution:
-        """Add this prior to the current PyMC model as variable ``name``."""
+        """Add this prior to the current PyMC model as variable ``name``.
+
+        Parameters
+        ----------
+        name : str
+            Variable name.
+        **kwargs
+            Passed to the PyMC distribution, for example ``dims``.
+
+        Returns
+        -------
+        pytensor.tensor.TensorVariable
+            The new random variable.
+
+        Examples
+        --------
+        >>> import pymc as pm
+        >>> with pm.Model(coords={"participant": ["P1", "P2"]}) as model:
+        ...     h_scale = Prior("HalfNormal", sigma=5.0).create("h_scale", dims="participant")
+        >>> model.named_vars_to_dims["h_scale"]
+        ('participant',)
+        """
         return getattr(pm, self.distribution)(name, **self.parameters, **kwargs)
 
     def rescaled(self, factor: float) -> Prior:
-        """Return the prior of ``factor`` times a variable with this prior."""
+        """Return the prior of ``factor`` times a variable with this prior.
+
+        Location, scale and bound parameters are multiplied by ``factor``,
+        and the others are kept.
+
+        Parameters
+        ----------
+        factor : float
+            Positive unit factor, for example 1000 for mV to µV.
+
+        Returns
+        -------
+        Prior
+            A new prior, leaving this one unchanged.
+
+        Raises
+        ------
+        ValueError
+            If the distribution is not HalfNormal, TruncatedNormal, Normal,
+            Uniform or HalfCauchy, whose scaling is known.
+
+        Examples
+        --------
+        >>> Prior("HalfNormal", sigma=5.0).rescaled(1000)
+        Prior('HalfNormal', sigma=5000.0)
+        """
         scalable = {"mu", "sigma", "lower", "upper", "beta", "alpha_scale"}
         if self.distribution not in {"HalfNormal", "TruncatedNormal", "Normal", "Uniform", "HalfCauchy"}:
             raise ValueError(
@@ -84,12 +135,46 @@ class Prior:
         return Prior(self.distribution, **parameters)
 
     def to_dict(self) -> dict:
-        """Return ``{"distribution": name, **parameters}``."""
+        """Return ``{"distribution": name, **parameters}``.
+
+        Returns
+        -------
+        dict
+            JSON-compatible description of the prior.
+
+        Examples
+        --------
+        >>> Prior("HalfNormal", sigma=5.0).to_dict()
+        {'distribution': 'HalfNormal', 'sigma': 5.0}
+        """
         return {"distribution": self.distribution, **self.parameters}
 
     @classmethod
     def from_dict(cls, state: Mapping) -> Prior:
-        """Rebuild a prior from :meth:`to_dict` output."""
+        """Rebuild a prior from :meth:`to_dict` output.
+
+        Parameters
+        ----------
+        state : mapping
+            ``{"distribution": name, **parameters}``.
+
+        Returns
+        -------
+        Prior
+            The prior described.
+
+        Raises
+        ------
+        KeyError
+            If ``state`` has no ``"distribution"``.
+        ValueError
+            If the distribution is unknown to PyMC.
+
+        Examples
+        --------
+        >>> Prior.from_dict({"distribution": "HalfNormal", "sigma": 1})
+        Prior('HalfNormal', sigma=1.0)
+        """
         state = dict(state)
         return cls(state.pop("distribution"), **state)
 
@@ -133,11 +218,29 @@ class Priors(dict):
     The keys are ``a_loc, a_scale, b_scale, g_scale, h_scale, v_scale,
     c1_scale, c2_scale, outlier_prob``. Print it to read it, assign to a key
     to change one, and use :meth:`to_dict` / :meth:`from_dict` to save it.
+
+    Examples
+    --------
+    >>> Priors({"a_loc": Prior("TruncatedNormal", mu=50.0, sigma=50.0, lower=0.0)})
+    Priors(
+      a_loc: Prior('TruncatedNormal', mu=50.0, sigma=50.0, lower=0.0)
+    )
     """
 
     @classmethod
     def default(cls) -> Priors:
-        """Return the defaults for TMS data in %MSO and mV."""
+        """Return the defaults for TMS data in %MSO and mV.
+
+        Returns
+        -------
+        Priors
+            A new copy, safe to change.
+
+        Examples
+        --------
+        >>> list(Priors.default())
+        ['a_loc', 'a_scale', 'b_scale', 'g_scale', 'h_scale', 'v_scale', 'c1_scale', 'c2_scale', 'outlier_prob']
+        """
         return cls({name: Prior.from_dict(prior.to_dict()) for name, prior in DEFAULT_PRIORS.items()})
 
     def scaled(self, intensity_factor: float, response_factor: float, curve_name: str) -> Priors:
@@ -157,6 +260,19 @@ class Priors(dict):
         -------
         Priors
             New priors; this object is unchanged.
+
+        Raises
+        ------
+        ValueError
+            If a prior that must change has a distribution that
+            :meth:`Prior.rescaled` cannot rescale.
+
+        Examples
+        --------
+        Responses in µV are 1000 times those in mV:
+
+        >>> Priors.default().scaled(1.0, 1000.0, "rectified_logistic")["h_scale"]
+        Prior('HalfNormal', sigma=5000.0)
         """
         scaled = Priors()
         for name, prior in self.items():
@@ -170,12 +286,48 @@ class Priors(dict):
         return scaled
 
     def to_dict(self) -> dict:
-        """Return a JSON-compatible dict."""
+        """Return a JSON-compatible dict.
+
+        Returns
+        -------
+        dict
+            Variable name to :meth:`Prior.to_dict` output.
+
+        Examples
+        --------
+        >>> Priors.default().to_dict()["c2_scale"]
+        {'distribution': 'HalfNormal', 'sigma': 0.5}
+        """
         return {name: prior.to_dict() for name, prior in self.items()}
 
     @classmethod
     def from_dict(cls, state: Mapping) -> Priors:
-        """Rebuild priors from :meth:`to_dict` output; missing names keep their defaults."""
+        """Rebuild priors from :meth:`to_dict` output; missing names keep their defaults.
+
+        Parameters
+        ----------
+        state : mapping
+            Variable name to a :class:`Prior` or to its :meth:`Prior.to_dict`
+            output.
+
+        Returns
+        -------
+        Priors
+            The defaults with the given priors replaced.
+
+        Raises
+        ------
+        KeyError
+            If an entry has no ``"distribution"``.
+        ValueError
+            If a distribution is unknown to PyMC.
+
+        Examples
+        --------
+        >>> priors = Priors.from_dict({"b_scale": {"distribution": "HalfNormal", "sigma": 1.0}})
+        >>> priors["b_scale"], priors["h_scale"]
+        (Prior('HalfNormal', sigma=1.0), Prior('HalfNormal', sigma=5.0))
+        """
         priors = cls.default()
         for name, item in state.items():
             priors[name] = item if isinstance(item, Prior) else Prior.from_dict(item)
@@ -186,7 +338,19 @@ class Priors(dict):
         return "Priors(\n" + "\n".join(lines) + "\n)"
 
     def to_json(self) -> str:
-        """Return the priors as a JSON string."""
+        """Return the priors as a JSON string.
+
+        Returns
+        -------
+        str
+            JSON of :meth:`to_dict`.
+
+        Examples
+        --------
+        >>> import json
+        >>> json.loads(Priors.default().to_json())["a_scale"]
+        {'distribution': 'HalfNormal', 'sigma': 50.0}
+        """
         return json.dumps(self.to_dict())
 
 

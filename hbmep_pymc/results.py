@@ -25,7 +25,26 @@ HDI_PROB = 0.95
 
 
 class ConvergenceWarning(UserWarning):
-    """Warned after a fit with divergences, high r_hat or low effective sample size."""
+    """Warned after a fit with divergences, high r_hat or low effective sample size.
+
+    Examples
+    --------
+    Two chains that settled on different thresholds:
+
+    >>> import warnings
+    >>> import arviz as az
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> coords = {"participant": ["P1", "P2", "P3"], "muscle": ["PKPK_ECR", "PKPK_FCR"]}
+    >>> draws = np.concatenate([rng.normal(35.0, 1.0, (1, 500, 3, 2)), rng.normal(45.0, 1.0, (1, 500, 3, 2))])
+    >>> idata = az.from_dict(posterior={"a": draws}, sample_stats={"diverging": np.zeros((2, 500), dtype=bool)},
+    ...                      coords=coords, dims={"a": ["participant", "muscle"]})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     problems = check_convergence(idata, ["a"])
+    >>> {warning.category.__name__ for warning in caught}
+    {'ConvergenceWarning'}
+    """
 
 
 class Posterior(dict):
@@ -35,13 +54,49 @@ class Posterior(dict):
     Cells of curve groups with no data are NaN. The InferenceData the
     arrays came from stays at :attr:`idata`, so summaries can still tell
     chains apart.
+
+    Examples
+    --------
+    >>> import arviz as az
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> coords = {"participant": ["P1", "P2", "P3"], "muscle": ["PKPK_ECR", "PKPK_FCR"]}
+    >>> idata = az.from_dict(posterior={"a": rng.normal(40.0, 2.0, size=(2, 500, 3, 2))},
+    ...                      coords=coords, dims={"a": ["participant", "muscle"]})
+    >>> posterior = Posterior.from_idata(idata)
+    >>> posterior["a"].shape
+    (1000, 3, 2)
     """
 
     idata: az.InferenceData | None = None
 
     @classmethod
     def from_idata(cls, idata: az.InferenceData) -> Posterior:
-        """Flatten every posterior variable of ``idata``."""
+        """Flatten every posterior variable of ``idata``.
+
+        Parameters
+        ----------
+        idata : arviz.InferenceData
+            A fit with a ``posterior`` group.
+
+        Returns
+        -------
+        Posterior
+            Variable name to array of shape ``(n_chains * n_draws, ...)``,
+            chain by chain, with :attr:`idata` set to ``idata``.
+
+        Examples
+        --------
+        >>> import arviz as az
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> coords = {"participant": ["P1", "P2", "P3"], "muscle": ["PKPK_ECR", "PKPK_FCR"]}
+        >>> idata = az.from_dict(posterior={"a": rng.normal(40.0, 2.0, size=(2, 500, 3, 2))},
+        ...                      coords=coords, dims={"a": ["participant", "muscle"]})
+        >>> posterior = Posterior.from_idata(idata)
+        >>> posterior["a"].shape, posterior.idata is idata
+        ((1000, 3, 2), True)
+        """
         posterior = cls()
         stacked = idata.posterior.stack(sample=("chain", "draw"))
         for name, variable in stacked.data_vars.items():
@@ -55,6 +110,33 @@ def posterior_dataset(source, num_chains: int | None = None) -> xr.Dataset:
 
     A plain dict of flattened arrays is split back into ``num_chains`` chains
     in the order :meth:`Posterior.from_idata` flattened them.
+
+    Parameters
+    ----------
+    source : InferenceData, xarray.Dataset, Posterior or dict
+        Posterior draws.
+    num_chains : int, optional
+        Chains in a plain dict of flattened draws, 1 when omitted.
+
+    Returns
+    -------
+    xarray.Dataset
+        The draws with dims ``(chain, draw, ...)``. Arrays of a plain dict
+        get generic dim names (``a_dim_0``, ...).
+
+    Raises
+    ------
+    ValueError
+        If the draws of a dict do not split evenly into ``num_chains`` chains.
+    TypeError
+        If ``source`` is of another type.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> dataset = posterior_dataset({"a": np.zeros((1000, 3, 2))}, num_chains=2)
+    >>> dict(dataset.sizes)
+    {'chain': 2, 'draw': 500, 'a_dim_0': 3, 'a_dim_1': 2}
     """
     if isinstance(source, az.InferenceData):
         return source.posterior
@@ -80,7 +162,37 @@ def posterior_dataset(source, num_chains: int | None = None) -> xr.Dataset:
 
 
 def mask_unobserved(dataset: xr.Dataset, observed_cells: xr.DataArray) -> xr.Dataset:
-    """Set every variable with the curve dims to NaN in cells without data."""
+    """Set every variable with the curve dims to NaN in cells without data.
+
+    Parameters
+    ----------
+    dataset : xarray.Dataset
+        Posterior draws.
+    observed_cells : xarray.DataArray
+        True for curves with data, over the curve dims.
+
+    Returns
+    -------
+    xarray.Dataset
+        A copy, in which variables without all the curve dims are unchanged.
+
+    Examples
+    --------
+    P2 has no FCR recordings:
+
+    >>> import xarray as xr
+    >>> import arviz as az
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> coords = {"participant": ["P1", "P2", "P3"], "muscle": ["PKPK_ECR", "PKPK_FCR"]}
+    >>> idata = az.from_dict(posterior={"a": rng.normal(40.0, 2.0, size=(2, 500, 3, 2))},
+    ...                      coords=coords, dims={"a": ["participant", "muscle"]})
+    >>> observed = xr.DataArray([[True, True], [True, False], [True, True]],
+    ...                         dims=("participant", "muscle"), coords=coords)
+    >>> masked = mask_unobserved(idata.posterior, observed)
+    >>> bool(masked["a"].sel(participant="P2", muscle="PKPK_FCR").isnull().all())
+    True
+    """
     masked = dataset.copy()
     cell_dims = set(observed_cells.dims)
     for name, variable in dataset.data_vars.items():
@@ -114,6 +226,27 @@ def summary(
     -------
     pandas.DataFrame
         One row per variable and cell, labelled with the original labels.
+
+    Raises
+    ------
+    ValueError
+        If the draws of a dict do not split evenly into ``num_chains`` chains.
+    TypeError
+        If ``source`` is of an unsupported type.
+
+    Examples
+    --------
+    >>> import arviz as az
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> coords = {"participant": ["P1", "P2", "P3"], "muscle": ["PKPK_ECR", "PKPK_FCR"]}
+    >>> idata = az.from_dict(posterior={"a": rng.normal(40.0, 2.0, size=(2, 500, 3, 2))},
+    ...                      coords=coords, dims={"a": ["participant", "muscle"]})
+    >>> table = summary(idata, var_names=["a"])
+    >>> table.index[:2].tolist()
+    ['a[P1, PKPK_ECR]', 'a[P1, PKPK_FCR]']
+    >>> table.columns[:4].tolist()
+    ['mean', 'sd', 'hdi_2.5%', 'hdi_97.5%']
     """
     dataset = posterior_dataset(source, num_chains)
     if var_names is not None:
@@ -147,6 +280,18 @@ def threshold_table(
     pandas.DataFrame
         Columns: the feature dims, ``muscle``, ``mean``, ``sd``,
         ``hdi_lower``, ``hdi_upper``; one row per curve with data.
+
+    Examples
+    --------
+    >>> import arviz as az
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> coords = {"participant": ["P1", "P2", "P3"], "muscle": ["PKPK_ECR", "PKPK_FCR"]}
+    >>> idata = az.from_dict(posterior={"a": rng.normal(40.0, 2.0, size=(2, 500, 3, 2))},
+    ...                      coords=coords, dims={"a": ["participant", "muscle"]})
+    >>> table = threshold_table(idata, ["participant"])
+    >>> table.loc[0, ["participant", "muscle"]].tolist(), round(table.loc[0, "mean"])
+    (['P1', 'PKPK_ECR'], 40)
     """
     a = idata.posterior[site.a]
     hdi = az.hdi(a, hdi_prob=hdi_prob)[site.a]
@@ -172,6 +317,33 @@ def convergence_notes(idata: az.InferenceData, var_names: Sequence[str], min_ess
     """Map each summary row label (``"a[P1, ECR]"``) to its notes: ``r_hat > 1.01``, ``low ESS``.
 
     ESS counts as low when the bulk or the tail ESS is below ``min_ess``.
+    r_hat is checked only with more than one chain.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        A fit.
+    var_names : sequence of str
+        Variables to check. Names missing from the posterior are skipped.
+    min_ess : float
+        Smallest acceptable bulk and tail ESS.
+
+    Returns
+    -------
+    dict of str to list of str
+        Notes per row label. Rows without notes are left out.
+
+    Examples
+    --------
+    >>> import arviz as az
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> coords = {"participant": ["P1", "P2", "P3"], "muscle": ["PKPK_ECR", "PKPK_FCR"]}
+    >>> draws = np.concatenate([rng.normal(35.0, 1.0, (1, 500, 3, 2)), rng.normal(45.0, 1.0, (1, 500, 3, 2))])
+    >>> idata = az.from_dict(posterior={"a": draws}, sample_stats={"diverging": np.zeros((2, 500), dtype=bool)},
+    ...                      coords=coords, dims={"a": ["participant", "muscle"]})
+    >>> convergence_notes(idata, ["a"], min_ess=200)["a[P1, PKPK_ECR]"]
+    ['r_hat > 1.01', 'low ESS']
     """
     names = [name for name in var_names if name in idata.posterior]
     posterior = idata.posterior[names]
@@ -198,11 +370,40 @@ def convergence_notes(idata: az.InferenceData, var_names: Sequence[str], min_ess
 def check_convergence(idata: az.InferenceData, var_names: Sequence[str]) -> dict[str, list[str]]:
     """Warn about divergences, r_hat above 1.01 and low ESS, naming the variables.
 
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        A fit with ``posterior`` and ``sample_stats`` groups.
+    var_names : sequence of str
+        Variables to check, usually the sampled ones.
+
     Returns
     -------
     dict
         ``{"divergences": [message], "r_hat": [labels], "ess": [labels]}``
         for what was warned about.
+
+    Warns
+    -----
+    ConvergenceWarning
+        One per kind of problem found. The r_hat and ESS warnings name up
+        to 20 variables.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import arviz as az
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> coords = {"participant": ["P1", "P2", "P3"], "muscle": ["PKPK_ECR", "PKPK_FCR"]}
+    >>> draws = np.concatenate([rng.normal(35.0, 1.0, (1, 500, 3, 2)), rng.normal(45.0, 1.0, (1, 500, 3, 2))])
+    >>> idata = az.from_dict(posterior={"a": draws}, sample_stats={"diverging": np.zeros((2, 500), dtype=bool)},
+    ...                      coords=coords, dims={"a": ["participant", "muscle"]})
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     problems = check_convergence(idata, ["a"])
+    >>> problems["divergences"], problems["r_hat"][:2]
+    ([], ['a[P1, PKPK_ECR]', 'a[P1, PKPK_FCR]'])
     """
     problems: dict[str, list[str]] = {"divergences": [], "r_hat": [], "ess": []}
     chains = idata.posterior.sizes["chain"]

@@ -21,7 +21,16 @@ class SimulatedData:
         Columns ``intensity``, ``participant`` and one response column per
         muscle (``muscle_0``, ``muscle_1``, ...).
     parameters : dict of numpy.ndarray
-        True value of every curve parameter, shape ``(n_participants, n_muscles)``.
+        True value of every curve parameter and of ``c1`` and ``c2``, shape
+        ``(n_participants, n_muscles)``.
+
+    Examples
+    --------
+    >>> sim = simulate(n_participants=2, n_muscles=2, n_pulses=10, seed=1)
+    >>> sim.df.columns.tolist()
+    ['intensity', 'participant', 'muscle_0', 'muscle_1']
+    >>> sim.parameters["a"].round(1).tolist()
+    [[45.4, 58.5], [34.3, 58.5]]
     """
 
     df: pd.DataFrame
@@ -29,7 +38,13 @@ class SimulatedData:
 
     @property
     def response(self) -> list[str]:
-        """Response column names."""
+        """Response column names.
+
+        Examples
+        --------
+        >>> simulate(n_muscles=3, seed=0).response
+        ['muscle_0', 'muscle_1', 'muscle_2']
+        """
         return [column for column in self.df.columns if column.startswith("muscle_")]
 
 
@@ -68,6 +83,11 @@ def simulate(
     -------
     SimulatedData
         The frame and the true parameters.
+
+    Raises
+    ------
+    ValueError
+        If ``function`` is not a registered curve name.
 
     Examples
     --------

@@ -19,7 +19,19 @@ MOCK_DATA_COLUMNS = {
 
 
 def mock_data_path() -> str:
-    """Return the file path of the bundled ``mock_data.csv``."""
+    """Return the file path of the bundled ``mock_data.csv``.
+
+    Returns
+    -------
+    str
+        Path inside the installed package, for tools that read files.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> pd.read_csv(mock_data_path()).columns.tolist()
+    ['TMSIntensity', 'participant', 'PKPK_ECR', 'PKPK_FCR']
+    """
     return str(resources.files(__name__).joinpath("mock_data.csv"))
 
 
