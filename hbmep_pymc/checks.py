@@ -174,7 +174,7 @@ def check_identifiability(data: PreparedData, curve: Curve, hierarchical: bool) 
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
     ...     check_identifiability(data, get_curve("logistic4"), hierarchical=True)
-    ['participant=P1, muscle=PKPK_ECR (3 intensities)', 'participant=P2, muscle=PKPK_ECR (1 intensities)']
+    ['participant=P1, muscle=PKPK_ECR (3 intensities)', 'participant=P2, muscle=PKPK_ECR (1 intensity)']
     """
     counts = distinct_intensities(data)
     observed = data.observed_cells()
@@ -183,7 +183,7 @@ def check_identifiability(data: PreparedData, curve: Curve, hierarchical: bool) 
     single = []
     for cell in zip(*np.nonzero(observed & (counts < needed))):
         label = f"{group_label(data, np.array(cell[:-1]))}, muscle={data.muscles[cell[-1]]}"
-        weak.append(f"{label} ({counts[cell]} intensities)")
+        weak.append(f"{label} ({counts[cell]} intensit{'y' if counts[cell] == 1 else 'ies'})")
         if counts[cell] < 2:
             single.append(label)
     if single and not hierarchical:

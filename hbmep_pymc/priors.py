@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pymc as pm
+import pytensor.tensor as pt
 
 NOMINAL_INTENSITY_RANGE = (10.0, 100.0)
 """Largest intensities (%MSO-like) for which the default priors are used unscaled."""
@@ -70,7 +71,7 @@ class Prior:
         self.distribution = distribution
         self.parameters = {key: float(value) for key, value in parameters.items()}
 
-    def create(self, name: str, **kwargs) -> pm.Distribution:
+    def create(self, name: str, **kwargs) -> pt.TensorVariable:
         """Add this prior to the current PyMC model as variable ``name``.
 
         Parameters

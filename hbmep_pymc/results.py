@@ -373,7 +373,8 @@ def check_convergence(idata: az.InferenceData, var_names: Sequence[str]) -> dict
     Parameters
     ----------
     idata : arviz.InferenceData
-        A fit with ``posterior`` and ``sample_stats`` groups.
+        A fit with a ``posterior`` group; divergences are counted when it
+        also has ``sample_stats``.
     var_names : sequence of str
         Variables to check, usually the sampled ones.
 
@@ -410,7 +411,7 @@ def check_convergence(idata: az.InferenceData, var_names: Sequence[str]) -> dict
     draws = idata.posterior.sizes["draw"]
     min_ess = MIN_ESS_PER_CHAIN * chains
 
-    if "diverging" in idata.sample_stats:
+    if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
         count = int(idata.sample_stats["diverging"].sum())
         if count:
             problems["divergences"].append(

@@ -109,7 +109,7 @@ def simulate(
         "c1": np.full(shape, 0.5),
         "c2": np.full(shape, 0.1),
     }
-    if function == "rectified_linear":
+    if curve.name == "rectified_linear":
         parameters["b"] = rng.uniform(0.02, 0.08, size=shape)
 
     intensity = np.tile(np.linspace(*intensity_range, n_pulses), n_participants)
