@@ -45,11 +45,28 @@ _NUMPY_OPS = SimpleNamespace(
     where=np.where,
 )
 
+SOFTPLUS_CUTOFF = 30.0
+"""Beyond ``|x| > 30``, ``softplus(x)`` equals ``max(x, 0)`` to within 1e-13."""
+
+
+def _tensor_softplus(x):
+    """``softplus`` for PyTensor graphs whose gradient stays finite on every back-end.
+
+    PyTensor's JAX version of ``softplus`` selects among branches with
+    ``where``, and evaluates all of them: ``exp(x)`` overflows for large
+    ``x`` in a branch that is not selected, and its infinite gradient, times
+    zero, turns the whole gradient into NaN. With the argument clipped, every
+    branch stays finite; outside the clip the exact ``max(x, 0)`` is used.
+    """
+    inner = pt.softplus(pt.clip(x, -SOFTPLUS_CUTOFF, SOFTPLUS_CUTOFF))
+    return pt.switch(pt.abs(x) < SOFTPLUS_CUTOFF, inner, pt.maximum(x, 0.0))
+
+
 _PYTENSOR_OPS = SimpleNamespace(
     exp=pt.exp,
     log=pt.log,
     expm1=pt.expm1,
-    softplus=pt.softplus,
+    softplus=_tensor_softplus,
     sigmoid=pt.sigmoid,
     logit=lambda p: pt.log(p) - pt.log1p(-p),
     relu=lambda t: pt.maximum(t, 0.0),

@@ -30,7 +30,14 @@ import pymc as pm
 from hbmep_pymc import curves, results, site
 from hbmep_pymc._version import __version__
 from hbmep_pymc.archive import ArchiveMixin
-from hbmep_pymc.building import ModelSpec, build_pymc_model, model_coords, sampled_variables
+from hbmep_pymc.building import (
+    ModelSpec,
+    build_pymc_model,
+    model_coords,
+    sampled_variables,
+    start_values,
+    structure_key,
+)
 from hbmep_pymc.checks import check_identifiability, curve_diagnostics
 from hbmep_pymc.data import PreparedData, normalize_features, prepare_data
 from hbmep_pymc.inference import finish_idata
@@ -526,7 +533,8 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         pymc_model = build_pymc_model(data, spec)
         self.last_pymc_model = pymc_model
 
-        idata = sample(pymc_model, sampler, settings)
+        start = start_values(data, spec)
+        idata = sample(pymc_model, sampler, settings, start=start, cache_key=structure_key(data, spec))
         attrs = self._fit_attrs(settings, sampler, priors, source, factors)
         idata = finish_idata(
             idata, pymc_model, data, spec, model_coords(data), attrs, log_likelihood=log_likelihood

@@ -27,6 +27,8 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
+from hbmep_pymc import distributions
+
 NOMINAL_INTENSITY_RANGE = (10.0, 100.0)
 """Largest intensities (%MSO-like) for which the default priors are used unscaled."""
 
@@ -94,6 +96,9 @@ class Prior:
         >>> model.named_vars_to_dims["h_scale"]
         ('participant',)
         """
+        if self.distribution == "TruncatedNormal":
+            # PyMC's own version cannot be compiled for the JAX back-ends.
+            return distributions.TruncatedNormal(name, **self.parameters, **kwargs)
         return getattr(pm, self.distribution)(name, **self.parameters, **kwargs)
 
     def rescaled(self, factor: float) -> Prior:

@@ -6,33 +6,61 @@ Each back-end returns an InferenceData with ``posterior`` and
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 import arviz as az
+import numpy as np
+import pandas as pd
 import pymc as pm
+from pymc.initial_point import make_initial_point_fn
+
+from hbmep_pymc.initialization import UNJITTERED, jittered_starts
 
 logger = logging.getLogger(__name__)
 
 SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
 
-TARGET_ACCEPT = 0.9
+TARGET_ACCEPT = 0.95
 """Default NUTS target acceptance rate.
 
-The rectified-logistic posterior has a curved ridge where ``v`` is near zero
-(the curve stays flat past ``a``, so ``a`` and ``ln v`` trade off). On the
-bundled data (4 chains of 1000 + 1000, 2-core machine) nutpie gave 27
-divergences with the usual 0.8. With 0.9 it gave 0-1, at about 20 % more
-gradient evaluations.
+The rectified-logistic posterior has a curved ridge where the curve stays
+flat past ``a``: ``a``, ``ln v``, ``ln b`` and ``ln h`` trade off (on the
+bundled data, P2 ECR has ``v`` between 0.01 and 11 and correlations up to
+0.8 on the log scale). Measured on the bundled data with the data-informed
+starts (4 chains of 1000 + 1000, 2 cores, seeds 1-3): 0.9 gave 3-5
+divergences per fit, 0.95 gave none, at about 27 % more leapfrog steps.
 """
 
 
 @dataclass
 class MCMCSettings:
-    """Numbers of chains, warm-up and kept draws, thinning and seed."""
+    """Numbers of chains, warm-up and kept draws, thinning and seed.
+
+    Attributes
+    ----------
+    num_chains, num_warmup, num_samples, thinning : int
+        Chains, warm-up iterations and kept draws per chain, and thinning.
+    seed : int or None
+        Random seed.
+    progress_bar : bool
+        Show the back-end's progress bar.
+    sampler_kwargs : dict
+        Extra keyword arguments for the back-end.
+
+    Examples
+    --------
+    >>> settings = MCMCSettings(num_chains=2, num_samples=500)
+    >>> settings.num_chains, settings.num_warmup, settings.num_samples
+    (2, 1000, 500)
+    """
 
     num_chains: int = 4
     num_warmup: int = 1000
@@ -44,7 +72,36 @@ class MCMCSettings:
 
     @classmethod
     def from_params(cls, params: dict | None, **overrides) -> MCMCSettings:
-        """Merge an hbmep-style ``mcmc_params`` dict and keyword overrides."""
+        """Merge an hbmep-style ``mcmc_params`` dict and keyword overrides.
+
+        Parameters
+        ----------
+        params : dict, optional
+            ``num_chains``, ``num_warmup``, ``num_samples``, ``thinning``
+            and the other attributes.
+        **overrides
+            Values that replace those in ``params``; None leaves them.
+
+        Returns
+        -------
+        MCMCSettings
+            The checked settings.
+
+        Raises
+        ------
+        ValueError
+            For an unknown key, or a count that is not a positive integer
+            (``num_warmup`` may be zero).
+
+        Examples
+        --------
+        >>> MCMCSettings.from_params({"num_chains": 2, "num_warmup": 500}, seed=3).seed
+        3
+        >>> MCMCSettings.from_params({"chains": 2})
+        Traceback (most recent call last):
+        ...
+        ValueError: Unknown MCMC setting(s) ['chains']; use num_chains, num_warmup, num_samples and thinning.
+        """
         merged = dict(params or {})
         merged.update({key: value for key, value in overrides.items() if value is not None})
         unknown = set(merged) - {
@@ -85,7 +142,13 @@ def _require(module: str, sampler: str) -> None:
         )
 
 
-def sample(model: pm.Model, sampler: str, settings: MCMCSettings) -> az.InferenceData:
+def sample(
+    model: pm.Model,
+    sampler: str,
+    settings: MCMCSettings,
+    start: dict[str, np.ndarray] | None = None,
+    cache_key: Hashable | None = None,
+) -> az.InferenceData:
     """Draw posterior samples of ``model`` with the chosen back-end.
 
     Parameters
@@ -99,6 +162,16 @@ def sample(model: pm.Model, sampler: str, settings: MCMCSettings) -> az.Inferenc
         arguments for the back-end (for nutpie: ``backend``,
         ``gradient_backend`` for compilation, and sampling options such as
         ``low_rank_modified_mass_matrix``).
+    start : dict of str to numpy.ndarray, optional
+        Starting values on the natural scale, keyed by variable name (see
+        :func:`hbmep_pymc.initialization.initial_values`). Each chain starts
+        at a jittered copy; the threshold ``a`` is jittered least, since a
+        start far from the rise of the curve costs hundreds of warm-up
+        iterations. Without it, PyMC's default start is used.
+    cache_key : hashable, optional
+        Structure key of the model for nutpie's compile cache: a later call
+        with the same key reuses the compiled model with this model's data.
+        None compiles afresh.
 
     Returns
     -------
@@ -111,6 +184,15 @@ def sample(model: pm.Model, sampler: str, settings: MCMCSettings) -> az.Inferenc
         If the sampler name is unknown.
     ImportError
         If the back-end's package is not installed.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    >>> pymc_model = model.build(mep.datasets.load_mock_data())
+    >>> idata = sample(pymc_model, "nutpie", MCMCSettings(num_chains=2))  # doctest: +SKIP
+    >>> sorted(idata.groups())  # doctest: +SKIP
+    ['posterior', 'sample_stats']
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"Unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}.")
@@ -119,9 +201,9 @@ def sample(model: pm.Model, sampler: str, settings: MCMCSettings) -> az.Inferenc
         sampler, settings.num_chains, settings.num_warmup, settings.num_samples,
     )
     if sampler == "nutpie":
-        idata = _sample_nutpie(model, settings)
+        idata = _sample_nutpie(model, settings, start, cache_key)
     else:
-        idata = _sample_pymc(model, sampler, settings)
+        idata = _sample_pymc(model, sampler, settings, start)
     if settings.thinning > 1:
         idata = idata.isel(draw=slice(None, None, settings.thinning))
     return idata
@@ -139,14 +221,115 @@ CURVE_NUTPIE_DEFAULTS: dict[str, dict[str, Any]] = {
 
 _COMPILE_KEYS = {"backend", "gradient_backend", "initial_points", "jitter_rvs", "freeze_model"}
 
+NUTPIE_CACHE_SIZE = 8
+"""How many compiled nutpie models one process keeps for refits."""
 
-def _sample_nutpie(model: pm.Model, settings: MCMCSettings) -> az.InferenceData:
+_NUTPIE_CACHE: OrderedDict[Hashable, Any] = OrderedDict()
+
+
+def clear_compile_cache() -> None:
+    """Forget the compiled nutpie models kept for refits in this process.
+
+    Examples
+    --------
+    >>> clear_compile_cache()
+    >>> compile_cache_size()
+    0
+    """
+    _NUTPIE_CACHE.clear()
+
+
+def compile_cache_size() -> int:
+    """Number of compiled nutpie models kept for refits in this process.
+
+    Examples
+    --------
+    >>> compile_cache_size() >= 0
+    True
+    """
+    return len(_NUTPIE_CACHE)
+
+
+def _shared_values(model: pm.Model, names) -> dict[str, np.ndarray]:
+    """Current values of the shared variables (data and dim lengths) named ``names``."""
+    shared = {var.name: var for var in model.data_vars}
+    shared.update({f"{dim}": length for dim, length in model.dim_lengths.items() if hasattr(length, "get_value")})
+    values = {}
+    for name in names:
+        if name not in shared:
+            raise KeyError(name)
+        values[name] = shared[name].get_value()
+    return values
+
+
+def _flat_start(model: pm.Model, start: dict | None, jitter_rvs) -> Callable[[Any], np.ndarray]:
+    """Seeded function returning a flat unconstrained start point in nutpie's layout."""
+    point_fn = make_initial_point_fn(
+        model=model, overrides=start, jitter_rvs=jitter_rvs, return_transformed=True
+    )
+    names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+    # nutpie starts its chains from several threads; a compiled PyTensor
+    # function must not run in two of them at once.
+    lock = threading.Lock()
+
+    def flat(seed=None):
+        with lock:
+            point = point_fn(seed)
+        return np.concatenate([np.ravel(point[name]).astype("float64") for name in names])
+
+    return flat
+
+
+def _compile_nutpie(model: pm.Model, compile_options: dict, cache_key: Hashable | None):
+    """Compile ``model`` for nutpie, or reuse a model of the same structure compiled before.
+
+    A compiled model takes its data (intensities, codes, responses) as
+    arguments, so a refit of the same structure on new data only swaps the
+    data in. The structure key must cover everything baked into the compiled
+    function: curve, pooling, mixture, priors and the parameter shapes.
+    """
+    import nutpie
+
+    if cache_key is not None:
+        cache_key = (cache_key, tuple(sorted((k, repr(v)) for k, v in compile_options.items())))
+        cached = _NUTPIE_CACHE.get(cache_key)
+        if cached is not None:
+            try:
+                updates = _shared_values(model, cached.shared_data)
+            except KeyError:
+                cached = None
+            else:
+                _NUTPIE_CACHE.move_to_end(cache_key)
+                logger.info("Reusing the compiled model; only the data change")
+                return cached.with_data(**updates)
+    compiled = nutpie.compile_pymc_model(model, **compile_options)
+    if cache_key is not None:
+        _NUTPIE_CACHE[cache_key] = compiled
+        while len(_NUTPIE_CACHE) > NUTPIE_CACHE_SIZE:
+            _NUTPIE_CACHE.popitem(last=False)
+    return compiled
+
+
+def _sample_nutpie(
+    model: pm.Model, settings: MCMCSettings, start: dict | None, cache_key: Hashable | None
+) -> az.InferenceData:
     _require("nutpie", "nutpie")
     import nutpie
 
     options = {"target_accept": TARGET_ACCEPT, **settings.sampler_kwargs}
     compile_options = {key: options.pop(key) for key in list(options) if key in _COMPILE_KEYS}
-    compiled = nutpie.compile_pymc_model(model, **compile_options)
+    user_start = "initial_points" in compile_options or "jitter_rvs" in compile_options
+    if user_start:
+        cache_key = None
+    compiled = _compile_nutpie(model, compile_options, cache_key)
+    if not user_start:
+        # The start point and coordinates come from this model's data, also for a cached compile.
+        jitter = {rv for rv in model.free_RVs if rv.name not in UNJITTERED}
+        coords = dict(compiled.coords or {})
+        coords.update({name: pd.Index(values) for name, values in model.coords.items() if values is not None})
+        compiled = dataclasses.replace(
+            compiled, initial_point_func=_flat_start(model, start, jitter), _coords=coords
+        )
     idata = nutpie.sample(
         compiled,
         draws=settings.num_samples,
@@ -158,14 +341,97 @@ def _sample_nutpie(model: pm.Model, settings: MCMCSettings) -> az.InferenceData:
         save_warmup=False,
         **options,
     )
-    return az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
+    # nutpie also stores the unconstrained values ("a_log__", ...); the other
+    # back-ends keep only the natural scale, and so does the library.
+    unconstrained = [
+        model.rvs_to_values[rv].name for rv in model.free_RVs if model.rvs_to_transforms.get(rv) is not None
+    ]
+    posterior = idata.posterior.drop_vars([name for name in unconstrained if name in idata.posterior])
+    unused = [dim for dim in posterior.dims if not any(dim in var.dims for var in posterior.data_vars.values())]
+    posterior = posterior.drop_dims(unused)
+    return az.InferenceData(posterior=posterior, sample_stats=idata.sample_stats)
 
 
-def _sample_pymc(model: pm.Model, sampler: str, settings: MCMCSettings) -> az.InferenceData:
+JAX_CACHE_ENV = "HBMEP_PYMC_JAX_CACHE"
+"""Environment variable naming the folder of JAX's compilation cache (empty turns it off)."""
+
+
+def enable_jax_compile_cache() -> str | None:
+    """Keep JAX's compiled programs on disk, so a second process skips compilation.
+
+    The folder is ``$HBMEP_PYMC_JAX_CACHE`` or, by default,
+    ``~/.cache/hbmep-pymc/jax``. A cache folder the user set in JAX's own
+    configuration is left as it is.
+
+    Returns
+    -------
+    str or None
+        The cache folder in use, None when turned off.
+
+    Examples
+    --------
+    >>> enable_jax_compile_cache()  # doctest: +SKIP
+    '/home/me/.cache/hbmep-pymc/jax'
+    """
+    import jax
+
+    current = jax.config.jax_compilation_cache_dir
+    if current:
+        return current
+    folder = os.environ.get(JAX_CACHE_ENV, os.path.join(os.path.expanduser("~"), ".cache", "hbmep-pymc", "jax"))
+    if not folder:
+        return None
+    os.makedirs(folder, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    return folder
+
+
+def jax_chain_method(chains: int) -> str:
+    """How the JAX back-ends run several chains on this machine.
+
+    ``"parallel"`` (one chain per device) when JAX sees at least as many
+    devices as chains; otherwise ``"vectorized"``, which runs the chains
+    together in one compiled program, instead of one after another.
+
+    Parameters
+    ----------
+    chains : int
+        Number of chains.
+
+    Returns
+    -------
+    str
+        ``"parallel"`` or ``"vectorized"``.
+
+    Examples
+    --------
+    >>> jax_chain_method(1)  # doctest: +SKIP
+    'parallel'
+    """
+    import jax
+
+    return "parallel" if jax.local_device_count() >= chains else "vectorized"
+
+
+def _sample_pymc(
+    model: pm.Model, sampler: str, settings: MCMCSettings, start: dict | None
+) -> az.InferenceData:
+    kwargs = {"target_accept": TARGET_ACCEPT, **settings.sampler_kwargs}
+    if start is not None and "initvals" not in kwargs:
+        kwargs["initvals"] = jittered_starts(start, settings.num_chains, settings.seed)
+        if sampler == "pymc":
+            # PyMC's default init jitters again; the starts above are jittered already.
+            kwargs.setdefault("init", "adapt_diag")
+        else:
+            kwargs.setdefault("nuts_sampler_kwargs", {}).setdefault("jitter", False)
     if sampler in ("numpyro", "blackjax"):
         _require("jax", sampler)
         _require(sampler, sampler)
-    kwargs = {"target_accept": TARGET_ACCEPT, **settings.sampler_kwargs}
+        enable_jax_compile_cache()
+        # Chains run one after another unless JAX sees several devices;
+        # "vectorized" runs them together in one compiled program instead.
+        kwargs.setdefault("nuts_sampler_kwargs", {}).setdefault("chain_method", jax_chain_method(settings.num_chains))
     if sampler == "pymc":
         kwargs.setdefault("cores", min(settings.num_chains, os.cpu_count() or 1))
         kwargs.setdefault("compute_convergence_checks", False)
