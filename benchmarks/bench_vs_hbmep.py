@@ -6,11 +6,11 @@ count. hbmep 0.9.0 is installed into its own virtual environment the first
 time (from the package index). Both systems fit the rectified-logistic
 StandardHB model with the same chains, warm-up and draws.
 
-Per system the script prints the wall time, the minimum bulk ESS over the
-sampled variables of MODEL.md (hyperparameters, ``a`` and the ``_raw``
-variables), ESS per wall second, divergences after warm-up, the largest
-r_hat, and the peak resident memory; then the ratio of ESS per second,
-hbmep-pymc over hbmep. ESS and r_hat of both fits are computed here with
+Per system the script prints the wall time and the minimum bulk ESS over
+the sampled variables of the model page (hyperparameters, ``a`` and the
+``_raw`` variables). It also prints ESS per wall second, divergences after
+warm-up, the largest r_hat and the peak resident memory. Then it prints
+the ratio of ESS per second, hbmep-pymc over hbmep. ESS and r_hat of both fits are computed here with
 the same ArviZ. On the bundled data it also prints how far apart the two
 systems' threshold posterior means are.
 

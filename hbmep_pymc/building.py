@@ -286,10 +286,10 @@ def build_pymc_model(data: PreparedData, spec: ModelSpec) -> pm.Model:
         }
 
         # Positive parameters, non-centred: p = p_scale * p_raw with p_raw ~ HN(1).
-        # On the bundled data (4 chains of 1000 + 1000) the centred form
-        # (p ~ HN(p_scale)) took half the leapfrog steps but gave 30-40 % lower
-        # minimum ESS and r_hat up to 1.02 on the a-v ridge, about the same ESS
-        # per second. On 32 simulated participants it mixed v_scale badly (ESS 42).
+        # The centred form (p ~ HN(p_scale)) was measured and not kept. On the
+        # bundled data it took half the leapfrog steps, but the a-v ridge mixed
+        # worse (30-40 % lower minimum ESS, r_hat up to 1.02), so ESS per second
+        # was about the same. On 32 simulated participants v_scale mixed badly.
         for name in curve_variables(spec)[1:]:
             scale = priors[f"{name}_scale"].create(f"{name}_scale", dims=hyper_dims)
             raw = pm.HalfNormal(f"{name}_raw", sigma=1.0, dims=curve_dims)

@@ -3,9 +3,9 @@
 NUTS started from PyMC's default point (every positive parameter near 1, in
 the data's units) spends its first few hundred warm-up iterations at the
 maximum tree depth. On the bundled data about 230 of 1000 warm-up
-iterations per chain took 1023 leapfrog steps each, 70 % of all gradient
-evaluations of the fit, while the threshold wandered from 1 to 400 %MSO
-before it found the rise of the curve. A start near a rough fit of each
+iterations per chain took 1023 leapfrog steps each. That was 70 % of all
+gradient evaluations of the fit. Meanwhile the threshold wandered from 1
+to 400 %MSO before it found the rise of the curve. A start near a rough fit of each
 curve removes that phase. The start changes only where the chains begin,
 not the model, so the posterior is the same.
 

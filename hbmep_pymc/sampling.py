@@ -319,12 +319,16 @@ def _sample_nutpie(
     options = {"target_accept": TARGET_ACCEPT, **settings.sampler_kwargs}
     compile_options = {key: options.pop(key) for key in list(options) if key in _COMPILE_KEYS}
     user_start = "initial_points" in compile_options or "jitter_rvs" in compile_options
-    if user_start:
+    jitter = {rv for rv in model.free_RVs if rv.name not in UNJITTERED}
+    numba = compile_options.get("backend", "numba") == "numba"
+    if user_start or not numba:
+        # Only numba-compiled models are cached, since only they take their start and data afterwards.
         cache_key = None
+    if not numba and not user_start:
+        compile_options.update(initial_points=start, jitter_rvs=jitter)
     compiled = _compile_nutpie(model, compile_options, cache_key)
-    if not user_start:
+    if numba and not user_start:
         # The start point and coordinates come from this model's data, also for a cached compile.
-        jitter = {rv for rv in model.free_RVs if rv.name not in UNJITTERED}
         coords = dict(compiled.coords or {})
         coords.update({name: pd.Index(values) for name, values in model.coords.items() if values is not None})
         compiled = dataclasses.replace(

@@ -37,12 +37,14 @@ def _layout(idata):
 
 @pytest.mark.parametrize("sampler", ["pymc", "numpyro", "blackjax"])
 def test_backend_returns_the_nutpie_layout(sampler, small_data, nutpie_fit):
-    pytest.importorskip("jax") if sampler != "pymc" else None
+    if sampler != "pymc":
+        pytest.importorskip(sampler)
     model = mep.StandardHB("intensity", ["participant"], small_data.response)
     idata, posterior = model.run(small_data.df, mcmc_params=TINY, sampler=sampler, progress_bar=False, seed=1)
     assert _layout(idata) == _layout(nutpie_fit)
     assert idata.posterior["a"].dims == ("chain", "draw", "participant", "muscle")
-    assert idata.posterior.sizes["chain"] == 2 and idata.posterior.sizes["draw"] == 100
+    assert idata.posterior.sizes["chain"] == 2
+    assert idata.posterior.sizes["draw"] == 100
     assert idata.posterior.attrs["sampler"] == sampler
     assert "diverging" in idata.sample_stats
     assert posterior["a"].shape == (200, 2, 2)
@@ -95,7 +97,8 @@ def test_starts_sit_on_the_rise_of_each_curve(small_data):
     # The pulses are 100/23 %MSO apart; the rough threshold lands within a few pulses.
     np.testing.assert_allclose(start["a"], small_data.parameters["a"], atol=15.0)
     for name in ("b", "g", "h", "v", "c1", "c2"):
-        assert np.all(start[f"{name}_raw"] > 0) and np.all(start[f"{name}_scale"] > 0)
+        assert np.all(start[f"{name}_raw"] > 0)
+        assert np.all(start[f"{name}_scale"] > 0)
     chains = jittered_starts(start, chains=3, seed=4)
     assert not np.allclose(chains[0]["b_raw"], chains[1]["b_raw"])
     np.testing.assert_allclose(chains[0]["a"], start["a"], rtol=0.031)
@@ -108,7 +111,8 @@ def test_starts_fill_curves_without_data():
     model = mep.StandardHB("intensity", ["participant"], sim.response)
     data = model.prepare(df)
     start = start_values(data, model.model_spec(mep.Priors.default()))
-    assert np.all(np.isfinite(start["a"])) and np.all(start["a"] > 0)
+    assert np.all(np.isfinite(start["a"]))
+    assert np.all(start["a"] > 0)
 
 
 def test_refit_of_same_structure_reuses_the_compiled_model(small_data, monkeypatch):
@@ -139,3 +143,15 @@ def test_refit_of_same_structure_reuses_the_compiled_model(small_data, monkeypat
     model.run(other.df, mcmc_params=short, progress_bar=False)
     assert len(calls) == 2
     sampling.clear_compile_cache()
+
+
+def test_nutpie_options_are_passed_through(small_data):
+    pytest.importorskip("jax")
+    model = mep.StandardHB("intensity", ["participant"], small_data.response)
+    short = {"num_chains": 1, "num_warmup": 50, "num_samples": 20}
+    idata, _ = model.run(
+        small_data.df, mcmc_params=short, progress_bar=False, backend="jax", gradient_backend="jax",
+        low_rank_modified_mass_matrix=True,
+    )
+    assert idata.posterior.sizes["draw"] == 20
+    assert "a_log__" not in idata.posterior

@@ -160,7 +160,7 @@ def test_single_intensity_allowed_in_hierarchy_rejected_alone():
          "m": np.linspace(0.1, 1.0, 15)}
     )
     data = prepare_data(df, "x", ["participant"], ["m"])
-    with pytest.warns(IdentifiabilityWarning, match="participant=A, muscle=m \\(1 intensities\\)"):
+    with pytest.warns(IdentifiabilityWarning, match="participant=A, muscle=m \\(1 intensity\\)"):
         check_identifiability(data, mep.get_curve("rectified_logistic"), hierarchical=True)
     model = mep.NonHierarchicalBayesianModel("x", ["participant"], ["m"])
     with pytest.raises(SingleIntensityError, match="tested at a single intensity: participant=A"):
