@@ -6,10 +6,11 @@ XLA's compiled programs in ``~/.cache/hbmep-pymc/jax``. nutpie's numba
 back-end keeps PyTensor's per-operation numba cache, but compiles its
 sampler entry points again in each process.
 
-The script runs the same short fit (bundled data, 1 chain, no warm-up, one
-draw, which stands for the first draw) in two new processes one after the
-other, per back-end, and prints both times: the first pays any compilation
-the caches do not hold, the second shows what a user's next script pays.
+The script runs the same short fit in two new processes one after the
+other, per back-end: bundled data, 1 chain, one warm-up iteration and one
+draw, which stands for the first draw. It prints both times. The first
+process pays any compilation the caches do not hold, and the second shows
+what a user's next script pays.
 It also times a refit of the same structure on new data inside one
 process, which reuses the compiled nutpie model.
 
@@ -33,7 +34,7 @@ warnings.simplefilter("ignore")
 import hbmep_pymc as mep
 model = mep.StandardHB("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
 df = mep.datasets.load_mock_data()
-params = {"num_chains": 1, "num_warmup": 0, "num_samples": 1}
+params = {"num_chains": 1, "num_warmup": 1, "num_samples": 1}
 model.run(df, mcmc_params=params, sampler=SAMPLER, progress_bar=False, log_likelihood=False)
 first = time.time() - start
 if REFIT:

@@ -181,7 +181,7 @@ def sample(
     Raises
     ------
     ValueError
-        If the sampler name is unknown.
+        If the sampler name is unknown, or nutpie is asked for no warm-up.
     ImportError
         If the back-end's package is not installed.
 
@@ -201,6 +201,12 @@ def sample(
         sampler, settings.num_chains, settings.num_warmup, settings.num_samples,
     )
     if sampler == "nutpie":
+        if settings.num_warmup < 1:
+            # nutpie 0.16 aborts with a Rust panic when asked for no warm-up at all.
+            raise ValueError(
+                "The nutpie sampler needs at least one warm-up iteration: set num_warmup to 1 or more, "
+                "or use sampler='pymc' to draw without warm-up."
+            )
         idata = _sample_nutpie(model, settings, start, cache_key)
     else:
         idata = _sample_pymc(model, sampler, settings, start)

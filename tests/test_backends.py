@@ -155,3 +155,9 @@ def test_nutpie_options_are_passed_through(small_data):
     )
     assert idata.posterior.sizes["draw"] == 20
     assert "a_log__" not in idata.posterior
+
+
+def test_nutpie_without_warmup_rejected(small_data):
+    model = mep.StandardHB("intensity", ["participant"], small_data.response)
+    with pytest.raises(ValueError, match="at least one warm-up iteration"):
+        model.run(small_data.df, mcmc_params={"num_chains": 1, "num_warmup": 0, "num_samples": 5})

@@ -116,9 +116,9 @@ print(encoder["participant"].inverse_transform([0, 1, 2]))
 # ## Fit
 #
 # `model.run` compiles the model and samples it with nutpie. A short fit
-# spends most of its time compiling (about 15 seconds per model on an
-# idle 2-core machine; a refit of the same model on new data in the same
-# session skips it). It returns an ArviZ `InferenceData` (`idata`), whose
+# spends most of its time compiling, about 15 seconds per model on an
+# idle 2-core machine. A refit of the same model on new data in the same
+# session skips the compilation. It returns an ArviZ `InferenceData` (`idata`), whose
 # coordinates carry the original participant and muscle labels, and a
 # `Posterior`: the same draws as NumPy arrays with chains and draws
 # flattened into the first axis.
