@@ -14,7 +14,6 @@ from hbmep_pymc.curves import Curve
 from hbmep_pymc.data import PreparedData
 from hbmep_pymc.distributions import TruncatedNormal
 from hbmep_pymc.functional import EPS, gamma_shape_rate
-from hbmep_pymc.initialization import initial_values
 from hbmep_pymc.priors import Priors
 
 MEASUREMENT_DIM = "measurement"
@@ -204,34 +203,6 @@ def structure_key(data: PreparedData, spec: ModelSpec) -> tuple:
     )
 
 
-def start_values(data: PreparedData, spec: ModelSpec) -> dict[str, np.ndarray]:
-    """Starting values of the model's free variables, read off the data.
-
-    Parameters
-    ----------
-    data : PreparedData
-        The data of the fit.
-    spec : ModelSpec
-        The model's structure.
-
-    Returns
-    -------
-    dict of str to numpy.ndarray
-        Natural-scale values keyed by free variable name.
-
-    Examples
-    --------
-    >>> import hbmep_pymc as mep
-    >>> from hbmep_pymc.data import prepare_data
-    >>> df = mep.datasets.load_mock_data()
-    >>> data = prepare_data(df, "TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
-    >>> spec = ModelSpec(mep.get_curve("logistic4"), mep.Priors.default())
-    >>> sorted(start_values(data, spec))[:4]
-    ['a', 'a_loc', 'a_scale', 'b_raw']
-    """
-    return initial_values(data, spec.curve, spec.hierarchical)
-
-
 def build_pymc_model(data: PreparedData, spec: ModelSpec) -> pm.Model:
     """Build the recruitment-curve model as a PyMC model with labelled dims.
 
@@ -322,7 +293,7 @@ def outlier_scale(curve: Curve, parameters: dict, x_max: float):
         The curve function.
     parameters : dict
         Curve parameters (arrays or tensors) by name.
-    x_max : float
+    x_max : float or TensorVariable
         Largest tested intensity.
 
     Returns
@@ -343,9 +314,11 @@ def outlier_scale(curve: Curve, parameters: dict, x_max: float):
 
 def _add_mixture_likelihood(spec, priors, at_cell, alpha, beta, observed, data):
     weight = priors[site.outlier_prob].create(site.outlier_prob)
+    # Data, not a constant, so a refit that reuses the compiled model gets the new range.
+    x_max = pm.Data("max_intensity", float(np.max(data.intensity)))
     components = [
         pm.Gamma.dist(alpha=alpha, beta=beta),
-        pm.HalfNormal.dist(sigma=outlier_scale(spec.curve, at_cell, float(np.max(data.intensity)))),
+        pm.HalfNormal.dist(sigma=outlier_scale(spec.curve, at_cell, x_max)),
     ]
     pm.Mixture(
         site.obs,

@@ -30,7 +30,7 @@ _CLIP = 35.0
 
 
 def _upper_tail(z):
-    """Normal survival function ``1 - Phi(z)`` through ``erfc``."""
+    """Compute the normal survival function ``1 - Phi(z)`` through ``erfc``."""
     return 0.5 * pt.erfc(z / _SQRT2)
 
 
@@ -68,7 +68,7 @@ def log_normal_mass(alpha, beta=None):
 
 
 def truncated_normal_logp(value, mu, sigma, lower, upper):
-    """Log-density of a normal truncated to ``[lower, upper]``.
+    """Compute the log-density of a normal truncated to ``[lower, upper]``.
 
     Parameters
     ----------
@@ -165,10 +165,8 @@ def TruncatedNormal(name: str, mu, sigma, lower=0.0, upper=None, **kwargs):
         raise ValueError(f"TruncatedNormal needs a finite lower bound, got {lower!r}.")
     if upper is not None and not upper > lower:
         raise ValueError(f"TruncatedNormal needs upper > lower, got lower={lower!r}, upper={upper!r}.")
-    if upper is None:
-        transform = pm.distributions.transforms.log if lower == 0 else None
-        if transform is None:
-            transform = pm.distributions.transforms.Interval(lower=lower, upper=None)
+    if upper is None and lower == 0:
+        transform = pm.distributions.transforms.log
     else:
         transform = pm.distributions.transforms.Interval(lower=lower, upper=upper)
     kwargs.setdefault("transform", transform)

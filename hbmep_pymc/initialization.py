@@ -183,8 +183,30 @@ SMALL_JITTER = 0.03
 """Half-width of the uniform jitter of the variables in :data:`UNJITTERED`, on the log scale."""
 
 
+def jitter_width(name: str) -> float:
+    """Return the half-width of the start jitter of variable ``name``, on the log scale.
+
+    Parameters
+    ----------
+    name : str
+        Variable name.
+
+    Returns
+    -------
+    float
+        :data:`SMALL_JITTER` for the variables in :data:`UNJITTERED`, else
+        :data:`JITTER`.
+
+    Examples
+    --------
+    >>> jitter_width("a"), jitter_width("b_raw")
+    (0.03, 0.5)
+    """
+    return SMALL_JITTER if name in UNJITTERED else JITTER
+
+
 def jittered_starts(start: dict[str, np.ndarray], chains: int, seed: int | None = None) -> list[dict]:
-    """One jittered copy of ``start`` per chain, so chains start apart.
+    """Return one jittered copy of ``start`` per chain, so chains start apart.
 
     Every value is multiplied by ``exp(u)``, with ``u`` uniform on
     ``(-JITTER, JITTER)``, or ``(-SMALL_JITTER, SMALL_JITTER)`` for the
@@ -216,7 +238,7 @@ def jittered_starts(start: dict[str, np.ndarray], chains: int, seed: int | None 
         rng = np.random.default_rng(None if seed is None else [seed, chain])
         point = {}
         for name, value in start.items():
-            width = SMALL_JITTER if name in UNJITTERED else JITTER
+            width = jitter_width(name)
             value = np.asarray(value, dtype=float)
             point[name] = value * np.exp(rng.uniform(-width, width, size=value.shape))
         starts.append(point)

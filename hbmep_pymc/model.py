@@ -35,12 +35,12 @@ from hbmep_pymc.building import (
     build_pymc_model,
     model_coords,
     sampled_variables,
-    start_values,
     structure_key,
 )
 from hbmep_pymc.checks import check_identifiability, curve_diagnostics
 from hbmep_pymc.data import PreparedData, normalize_features, prepare_data
 from hbmep_pymc.inference import finish_idata
+from hbmep_pymc.initialization import initial_values
 from hbmep_pymc.plotting import PlottingMixin
 from hbmep_pymc.prediction import PredictionMixin
 from hbmep_pymc.priors import Priors, unit_factors
@@ -533,7 +533,7 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         pymc_model = build_pymc_model(data, spec)
         self.last_pymc_model = pymc_model
 
-        start = start_values(data, spec)
+        start = initial_values(data, spec.curve, spec.hierarchical)
         idata = sample(pymc_model, sampler, settings, start=start, cache_key=structure_key(data, spec))
         attrs = self._fit_attrs(settings, sampler, priors, source, factors)
         idata = finish_idata(

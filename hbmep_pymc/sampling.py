@@ -165,9 +165,12 @@ def sample(
     start : dict of str to numpy.ndarray, optional
         Starting values on the natural scale, keyed by variable name (see
         :func:`hbmep_pymc.initialization.initial_values`). Each chain starts
-        at a jittered copy; the threshold ``a`` is jittered least, since a
-        start far from the rise of the curve costs hundreds of warm-up
-        iterations. Without it, PyMC's default start is used.
+        at a jittered copy. The threshold ``a`` is jittered least (3 % for
+        pymc and the JAX back-ends, not at all for nutpie), since a start
+        far from the rise of the curve costs hundreds of warm-up iterations.
+        The other variables get PyMC's jitter with nutpie, and
+        :func:`~hbmep_pymc.initialization.jittered_starts` otherwise.
+        Without ``start``, PyMC's default start is used.
     cache_key : hashable, optional
         Structure key of the model for nutpie's compile cache: a later call
         with the same key reuses the compiled model with this model's data.
@@ -259,7 +262,7 @@ def compile_cache_size() -> int:
 def _shared_values(model: pm.Model, names) -> dict[str, np.ndarray]:
     """Current values of the shared variables (data and dim lengths) named ``names``."""
     shared = {var.name: var for var in model.data_vars}
-    shared.update({f"{dim}": length for dim, length in model.dim_lengths.items() if hasattr(length, "get_value")})
+    shared.update({dim: length for dim, length in model.dim_lengths.items() if hasattr(length, "get_value")})
     values = {}
     for name in names:
         if name not in shared:
@@ -269,12 +272,14 @@ def _shared_values(model: pm.Model, names) -> dict[str, np.ndarray]:
 
 
 def _flat_start(model: pm.Model, start: dict | None, jitter_rvs) -> Callable[[Any], np.ndarray]:
-    """Seeded function returning a flat unconstrained start point in nutpie's layout."""
-    point_fn = make_initial_point_fn(
-        model=model, overrides=start, jitter_rvs=jitter_rvs, return_transformed=True
-    )
+    """Return a seeded function that gives a start point in nutpie's flat unconstrained layout.
+
+    ``jitter_rvs`` get PyMC's jitter, uniform on (-1, 1) on the unconstrained
+    scale. The bundled-data measurements in ``docs/performance.md`` used it.
+    """
+    point_fn = make_initial_point_fn(model=model, overrides=start, jitter_rvs=jitter_rvs, return_transformed=True)
     names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
-    # nutpie starts its chains from several threads; a compiled PyTensor
+    # nutpie starts its chains from several threads, and a compiled PyTensor
     # function must not run in two of them at once.
     lock = threading.Lock()
 
@@ -325,8 +330,9 @@ def _sample_nutpie(
     options = {"target_accept": TARGET_ACCEPT, **settings.sampler_kwargs}
     compile_options = {key: options.pop(key) for key in list(options) if key in _COMPILE_KEYS}
     user_start = "initial_points" in compile_options or "jitter_rvs" in compile_options
-    jitter = {rv for rv in model.free_RVs if rv.name not in UNJITTERED}
     numba = compile_options.get("backend", "numba") == "numba"
+    # nutpie takes one start for all chains and PyMC jitters it per chain, except the threshold.
+    jitter = {rv for rv in model.free_RVs if rv.name not in UNJITTERED}
     if user_start or not numba:
         # Only numba-compiled models are cached, since only they take their start and data afterwards.
         cache_key = None
@@ -398,11 +404,12 @@ def enable_jax_compile_cache() -> str | None:
 
 
 def jax_chain_method(chains: int) -> str:
-    """How the JAX back-ends run several chains on this machine.
+    """Choose how the JAX back-ends run several chains on this machine.
 
-    ``"parallel"`` (one chain per device) when JAX sees at least as many
-    devices as chains; otherwise ``"vectorized"``, which runs the chains
-    together in one compiled program, instead of one after another.
+    The method is ``"parallel"`` (one chain per device) when JAX has at
+    least as many devices as chains. Otherwise it is ``"vectorized"``, which
+    runs the chains together in one compiled program instead of one after
+    another.
 
     Parameters
     ----------
@@ -439,8 +446,8 @@ def _sample_pymc(
         _require("jax", sampler)
         _require(sampler, sampler)
         enable_jax_compile_cache()
-        # Chains run one after another unless JAX sees several devices;
-        # "vectorized" runs them together in one compiled program instead.
+        # NumPyro runs chains one after another when there are fewer devices than
+        # chains, so "vectorized" runs them together in one compiled program instead.
         kwargs.setdefault("nuts_sampler_kwargs", {}).setdefault("chain_method", jax_chain_method(settings.num_chains))
     if sampler == "pymc":
         kwargs.setdefault("cores", min(settings.num_chains, os.cpu_count() or 1))

@@ -7,7 +7,6 @@ from scipy import stats
 
 import hbmep_pymc as mep
 from hbmep_pymc import sampling
-from hbmep_pymc.building import start_values
 from hbmep_pymc.distributions import TruncatedNormal, truncated_normal_logp
 from hbmep_pymc.initialization import initial_values, jittered_starts
 from hbmep_pymc.simulation import simulate
@@ -36,7 +35,7 @@ def _layout(idata):
 
 
 @pytest.mark.parametrize("sampler", ["pymc", "numpyro", "blackjax"])
-def test_backend_returns_the_nutpie_layout(sampler, small_data, nutpie_fit):
+def test_backend_matches_nutpie_layout(sampler, small_data, nutpie_fit):
     if sampler != "pymc":
         pytest.importorskip(sampler)
     model = mep.StandardHB("intensity", ["participant"], small_data.response)
@@ -52,7 +51,7 @@ def test_backend_returns_the_nutpie_layout(sampler, small_data, nutpie_fit):
     np.testing.assert_allclose(posterior["a"].mean(axis=0), small_data.parameters["a"], atol=6.0)
 
 
-def test_numpyro_samples_the_mixture_and_logistic5(small_data):
+def test_numpyro_mixture_with_logistic5(small_data):
     pytest.importorskip("numpyro")
     model = mep.StandardHB("intensity", ["participant"], small_data.response)
     model.use_mixture = True
@@ -62,7 +61,7 @@ def test_numpyro_samples_the_mixture_and_logistic5(small_data):
     assert idata.posterior["v"].dims == ("chain", "draw", "participant", "muscle")
 
 
-def test_truncated_normal_matches_pymc_and_scipy():
+def test_truncated_normal_matches_scipy():
     with pm.Model() as ours:
         TruncatedNormal("a", mu=20.0, sigma=15.0, shape=3)
     with pm.Model() as theirs:
@@ -91,7 +90,7 @@ def test_truncated_normal_rejects_bad_bounds():
         TruncatedNormal("a", mu=1.0, sigma=1.0, lower=2.0, upper=1.0)
 
 
-def test_starts_sit_on_the_rise_of_each_curve(small_data):
+def test_starts_near_curve_rise(small_data):
     data = mep.StandardHB("intensity", ["participant"], small_data.response).prepare(small_data.df)
     start = initial_values(data, mep.get_curve("rectified_logistic"))
     # The pulses are 100/23 %MSO apart; the rough threshold lands within a few pulses.
@@ -110,12 +109,12 @@ def test_starts_fill_curves_without_data():
     df.loc[df["participant"] == "S01", "muscle_0"] = np.nan
     model = mep.StandardHB("intensity", ["participant"], sim.response)
     data = model.prepare(df)
-    start = start_values(data, model.model_spec(mep.Priors.default()))
+    start = initial_values(data, model.curve, model.hierarchical)
     assert np.all(np.isfinite(start["a"]))
     assert np.all(start["a"] > 0)
 
 
-def test_refit_of_same_structure_reuses_the_compiled_model(small_data, monkeypatch):
+def test_refit_reuses_compiled_model(small_data, monkeypatch):
     import nutpie
 
     sampling.clear_compile_cache()
