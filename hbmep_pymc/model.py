@@ -516,9 +516,13 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         sampler = sampler or self.sampler
         if sampler not in SAMPLERS:
             raise ValueError(f"Unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}.")
+        params = dict(mcmc_params or self.mcmc_params)
+        if seed is None:
+            # A seed in mcmc_params counts, as in hbmep; otherwise the model's.
+            seed = params.pop("seed", self.seed)
         settings = MCMCSettings.from_params(
-            mcmc_params or self.mcmc_params,
-            seed=self.seed if seed is None else seed,
+            params,
+            seed=seed,
             progress_bar=progress_bar,
         )
         curve_defaults = CURVE_NUTPIE_DEFAULTS.get(self.function, {}) if sampler == "nutpie" else {}

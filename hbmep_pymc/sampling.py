@@ -22,6 +22,7 @@ import pandas as pd
 import pymc as pm
 from pymc.initial_point import make_initial_point_fn
 
+from hbmep_pymc import nutpie_numba
 from hbmep_pymc.initialization import UNJITTERED, jittered_starts
 
 logger = logging.getLogger(__name__)
@@ -230,6 +231,9 @@ CURVE_NUTPIE_DEFAULTS: dict[str, dict[str, Any]] = {
 
 _COMPILE_KEYS = {"backend", "gradient_backend", "initial_points", "jitter_rvs", "freeze_model"}
 
+_DISK_CACHE_OPTIONS = {"backend"}
+"""Compile options under which nutpie models are compiled by :mod:`hbmep_pymc.nutpie_numba`."""
+
 NUTPIE_CACHE_SIZE = 8
 """How many compiled nutpie models one process keeps for refits."""
 
@@ -313,7 +317,11 @@ def _compile_nutpie(model: pm.Model, compile_options: dict, cache_key: Hashable 
                 _NUTPIE_CACHE.move_to_end(cache_key)
                 logger.info("Reusing the compiled model; only the data change")
                 return cached.with_data(**updates)
-    compiled = nutpie.compile_pymc_model(model, **compile_options)
+    if _DISK_CACHE_OPTIONS.issuperset(compile_options) and compile_options.get("backend", "numba") == "numba":
+        # Same model as nutpie compiles, with callbacks that a later process loads from disk.
+        compiled = nutpie_numba.compile_model(model)
+    else:
+        compiled = nutpie.compile_pymc_model(model, **compile_options)
     if cache_key is not None:
         _NUTPIE_CACHE[cache_key] = compiled
         while len(_NUTPIE_CACHE) > NUTPIE_CACHE_SIZE:

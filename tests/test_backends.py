@@ -115,17 +115,15 @@ def test_starts_fill_curves_without_data():
 
 
 def test_refit_reuses_compiled_model(small_data, monkeypatch):
-    import nutpie
-
     sampling.clear_compile_cache()
     calls = []
-    original = nutpie.compile_pymc_model
+    original = sampling.nutpie_numba.compile_model
 
     def counting(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(nutpie, "compile_pymc_model", counting)
+    monkeypatch.setattr(sampling.nutpie_numba, "compile_model", counting)
     model = mep.StandardHB("intensity", ["participant"], small_data.response)
     short = {"num_chains": 1, "num_warmup": 100, "num_samples": 50}
     model.run(small_data.df, mcmc_params=short, progress_bar=False)
