@@ -8,8 +8,8 @@ compiles them again. On the bundled data that was about 10 of the 16 s
 from ``import hbmep_pymc`` to the first draw.
 
 Here the two callbacks are generated as source that refers only to module
-globals, and are registered in PyTensor's numba cache under a key built
-from PyTensor's own cache keys of the two inner functions and the layout
+globals. They are registered in PyTensor's numba cache under a key built
+from PyTensor's cache keys of the two inner functions and from the layout
 of the model's data. A later process compiling a model of the same
 structure loads the machine code instead of compiling it. The rest (the
 PyTensor graph, the data layout that nutpie's ``with_data`` updates, the
@@ -114,7 +114,7 @@ def register_digamma() -> None:
     if _DIGAMMA_REGISTERED:
         return
     from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_and_cache_key
-    from pytensor.link.numba.dispatch.scalar import scalar_op_cache_key
+    from pytensor.link.numba.dispatch.scalar import numba_funcify_ScalarOp, scalar_op_cache_key
     from pytensor.scalar.math import Psi
 
     jitted = numba_njit(digamma)
@@ -122,7 +122,8 @@ def register_digamma() -> None:
     @register_funcify_and_cache_key(Psi)
     def _numba_funcify_psi(op, node=None, **kwargs):
         if any(variable.type.dtype.startswith("complex") for variable in node.inputs):
-            raise NotImplementedError("digamma of complex numbers has no numba version here")
+            # Complex arguments keep PyTensor's implementation.
+            return numba_funcify_ScalarOp(op, node=node, **kwargs)
         return jitted, scalar_op_cache_key(op, implementation=f"hbmep_pymc digamma {WRAPPER_VERSION}")
 
     _DIGAMMA_REGISTERED = True
