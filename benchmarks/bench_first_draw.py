@@ -2,9 +2,10 @@
 
 A model whose structure was compiled before in another process can reuse
 what the back-end keeps on disk. The JAX back-ends (numpyro, blackjax) keep
-XLA's compiled programs in ``~/.cache/hbmep-pymc/jax``. nutpie's numba
-back-end keeps PyTensor's per-operation numba cache, but compiles its
-sampler entry points again in each process.
+XLA's compiled programs in ``~/.cache/hbmep-pymc/jax``. For nutpie's numba
+back-end, PyTensor's numba cache (``~/.pytensor/numba`` by default) keeps
+the compiled operations and, through :mod:`hbmep_pymc.nutpie_numba`, the
+two callbacks that nutpie calls.
 
 The script runs the same short fit in two new processes one after the
 other, per back-end: bundled data, 1 chain, one warm-up iteration and one

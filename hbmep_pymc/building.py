@@ -9,7 +9,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from hbmep_pymc import site
+from hbmep_pymc import fused, site
 from hbmep_pymc.curves import Curve
 from hbmep_pymc.data import PreparedData
 from hbmep_pymc.distributions import TruncatedNormal
@@ -23,6 +23,9 @@ OBSERVATION_DIM = "observation"
 """Dim of the data-frame rows (pulses)."""
 
 MUSCLE_DIM = "muscle"
+
+FUSED_LIKELIHOOD = "obs_logp"
+"""Name of the potential that holds the fused likelihood."""
 
 
 @dataclass
@@ -203,7 +206,33 @@ def structure_key(data: PreparedData, spec: ModelSpec) -> tuple:
     )
 
 
-def build_pymc_model(data: PreparedData, spec: ModelSpec) -> pm.Model:
+def uses_fused_likelihood(spec: ModelSpec) -> bool:
+    """Tell whether :func:`build_pymc_model` can use the fused likelihood for ``spec``.
+
+    It exists for the rectified-logistic curve without the mixture.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model's structure.
+
+    Returns
+    -------
+    bool
+        True when ``fused_likelihood=True`` changes the model.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> uses_fused_likelihood(ModelSpec(mep.get_curve("rectified_logistic"), mep.Priors.default()))
+    True
+    >>> uses_fused_likelihood(ModelSpec(mep.get_curve("logistic4"), mep.Priors.default()))
+    False
+    """
+    return spec.curve.name == "rectified_logistic" and not spec.mixture
+
+
+def build_pymc_model(data: PreparedData, spec: ModelSpec, fused_likelihood: bool = False) -> pm.Model:
     """Build the recruitment-curve model as a PyMC model with labelled dims.
 
     Every curve parameter has dims ``(*features, "muscle")``. The likelihood
@@ -216,6 +245,13 @@ def build_pymc_model(data: PreparedData, spec: ModelSpec) -> pm.Model:
         Validated data.
     spec : ModelSpec
         Curve, priors, pooling and mixture settings.
+    fused_likelihood : bool, default False
+        Where :func:`uses_fused_likelihood` allows it, add the likelihood as
+        a potential computed by
+        :class:`hbmep_pymc.fused.RectifiedLogisticGammaLogp` in one pass,
+        in place of the observed ``Gamma``. The log density is the same, so
+        the posterior is too, but the model has no observed variable: use
+        it to sample with nutpie's numba back-end only.
 
     Returns
     -------
@@ -247,7 +283,8 @@ def build_pymc_model(data: PreparedData, spec: ModelSpec) -> pm.Model:
         ]
         row_index = pm.Data("measurement_observation", rows, dims=MEASUREMENT_DIM)
         muscle_index = pm.Data("measurement_muscle", muscles, dims=MEASUREMENT_DIM)
-        observed = pm.Data("response", data.response[rows, muscles], dims=MEASUREMENT_DIM)
+        if not (fused_likelihood and uses_fused_likelihood(spec)):
+            observed = pm.Data("response", data.response[rows, muscles], dims=MEASUREMENT_DIM)
 
         # Threshold: truncated normal around a shared location.
         a_loc = priors[site.a_loc].create(site.a_loc, dims=hyper_dims)
@@ -266,6 +303,10 @@ def build_pymc_model(data: PreparedData, spec: ModelSpec) -> pm.Model:
             raw = pm.HalfNormal(f"{name}_raw", sigma=1.0, dims=curve_dims)
             parameters[name] = pm.Deterministic(name, scale * raw, dims=curve_dims)
 
+        if fused_likelihood and uses_fused_likelihood(spec):
+            _add_fused_likelihood(data, parameters)
+            return model
+
         # Parameters are gathered per observed cell, so missing responses cost nothing.
         cell = (*[codes[row_index] for codes in feature_codes], muscle_index)
         at_cell = {name: value[cell] for name, value in parameters.items()}
@@ -279,6 +320,25 @@ def build_pymc_model(data: PreparedData, spec: ModelSpec) -> pm.Model:
         else:
             pm.Gamma(site.obs, alpha=alpha, beta=beta, observed=observed, dims=MEASUREMENT_DIM)
     return model
+
+
+def _add_fused_likelihood(data, parameters):
+    # Everything per cell that does not depend on the parameters is data, computed once per fit.
+    rows, muscles = measurement_index(data)
+    curve = np.zeros_like(rows)
+    for f, levels in enumerate(data.group_shape):
+        curve = curve * levels + data.codes[rows, f]
+    # Flat index of each cell's curve in the C-ordered (*features, muscle) parameter arrays.
+    curve = curve * len(data.muscles) + muscles
+    response = data.response[rows, muscles]
+    cells = [
+        pm.Data("measurement_intensity", data.intensity[rows], dims=MEASUREMENT_DIM),
+        pm.Data("response", response, dims=MEASUREMENT_DIM),
+        pm.Data("log_response", np.log(response), dims=MEASUREMENT_DIM),
+        pm.Data("measurement_curve", curve.astype(np.int64), dims=MEASUREMENT_DIM),
+    ]
+    flat = [pt.reshape(parameters[name], (-1,)) for name in fused.PARAMETERS]
+    pm.Potential(FUSED_LIKELIHOOD, fused.rectified_logistic_gamma_logp(*cells, *flat))
 
 
 def outlier_scale(curve: Curve, parameters: dict, x_max: float):

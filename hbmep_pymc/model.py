@@ -36,6 +36,7 @@ from hbmep_pymc.building import (
     model_coords,
     sampled_variables,
     structure_key,
+    uses_fused_likelihood,
 )
 from hbmep_pymc.checks import check_identifiability, curve_diagnostics
 from hbmep_pymc.data import PreparedData, normalize_features, prepare_data
@@ -538,7 +539,13 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         self.last_pymc_model = pymc_model
 
         start = initial_values(data, spec.curve, spec.hierarchical)
-        idata = sample(pymc_model, sampler, settings, start=start, cache_key=structure_key(data, spec))
+        # nutpie samples the same model with the likelihood computed in one compiled pass.
+        numba_model = None
+        if sampler == "nutpie" and uses_fused_likelihood(spec):
+            numba_model = build_pymc_model(data, spec, fused_likelihood=True)
+        idata = sample(
+            pymc_model, sampler, settings, start=start, cache_key=structure_key(data, spec), numba_model=numba_model
+        )
         attrs = self._fit_attrs(settings, sampler, priors, source, factors)
         idata = finish_idata(
             idata, pymc_model, data, spec, model_coords(data), attrs, log_likelihood=log_likelihood

@@ -149,6 +149,7 @@ def sample(
     settings: MCMCSettings,
     start: dict[str, np.ndarray] | None = None,
     cache_key: Hashable | None = None,
+    numba_model: pm.Model | None = None,
 ) -> az.InferenceData:
     """Draw posterior samples of ``model`` with the chosen back-end.
 
@@ -176,6 +177,11 @@ def sample(
         Structure key of the model for nutpie's compile cache: a later call
         with the same key reuses the compiled model with this model's data.
         None compiles afresh.
+    numba_model : pymc.Model, optional
+        A model with the same free variables and log density that is
+        faster to evaluate, such as ``build_pymc_model(...,
+        fused_likelihood=True)``. nutpie's numba back-end samples it in
+        place of ``model``; the other back-ends ignore it.
 
     Returns
     -------
@@ -211,7 +217,7 @@ def sample(
                 "The nutpie sampler needs at least one warm-up iteration: set num_warmup to 1 or more, "
                 "or use sampler='pymc' to draw without warm-up."
             )
-        idata = _sample_nutpie(model, settings, start, cache_key)
+        idata = _sample_nutpie(model, settings, start, cache_key, numba_model)
     else:
         idata = _sample_pymc(model, sampler, settings, start)
     if settings.thinning > 1:
@@ -330,7 +336,11 @@ def _compile_nutpie(model: pm.Model, compile_options: dict, cache_key: Hashable 
 
 
 def _sample_nutpie(
-    model: pm.Model, settings: MCMCSettings, start: dict | None, cache_key: Hashable | None
+    model: pm.Model,
+    settings: MCMCSettings,
+    start: dict | None,
+    cache_key: Hashable | None,
+    numba_model: pm.Model | None = None,
 ) -> az.InferenceData:
     _require("nutpie", "nutpie")
     import nutpie
@@ -339,6 +349,9 @@ def _sample_nutpie(
     compile_options = {key: options.pop(key) for key in list(options) if key in _COMPILE_KEYS}
     user_start = "initial_points" in compile_options or "jitter_rvs" in compile_options
     numba = compile_options.get("backend", "numba") == "numba"
+    if numba and numba_model is not None:
+        model = numba_model
+        cache_key = None if cache_key is None else (cache_key, "numba_model")
     # nutpie takes one start for all chains and PyMC jitters it per chain, except the threshold.
     jitter = {rv for rv in model.free_RVs if rv.name not in UNJITTERED}
     if user_start or not numba:
