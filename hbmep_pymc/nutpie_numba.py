@@ -27,8 +27,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import logging
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import pymc as pm
@@ -238,7 +241,140 @@ def _callback(source, function_name, inner, names, shared_data, signature, sizes
     return numba.cfunc(signature, cache=key is not None)(python_function)
 
 
-def compile_model(model: pm.Model) -> object:
+_LOGP_NAME = "hbmep_logp"
+_EXPAND_NAME = "hbmep_expand"
+
+
+def _signatures():
+    from numba import types
+
+    logp = types.int64(
+        types.uint64, types.CPointer(types.double), types.CPointer(types.double),
+        types.CPointer(types.double), types.voidptr,
+    )
+    expand = types.int64(
+        types.uint64, types.uint64, types.CPointer(types.double), types.CPointer(types.double), types.voidptr,
+    )
+    return {_LOGP_NAME: (_logp_source, logp), _EXPAND_NAME: (_expand_source, expand)}
+
+
+_SOURCE_DIGEST: str | None = None
+
+
+def _source_digest() -> str:
+    """Hash of this package's source files, so that a changed model never meets an old record."""
+    global _SOURCE_DIGEST
+    if _SOURCE_DIGEST is None:
+        folder = Path(__file__).parent
+        hasher = hashlib.sha256()
+        for path in sorted(folder.rglob("*.py")):
+            hasher.update(path.relative_to(folder).as_posix().encode())
+            hasher.update(path.read_bytes())
+        _SOURCE_DIGEST = hasher.hexdigest()
+    return _SOURCE_DIGEST
+
+
+def _record_path(model: pm.Model, structure_key) -> Path | None:
+    """Path of the record that lets a later process skip PyTensor's compilation, None when caching is off."""
+    from pytensor import config
+    from pytensor.link.numba.cache import NUMBA_CACHE_PATH
+
+    if structure_key is None or not config.numba__cache:
+        return None
+    free = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+    data = [(variable.name, variable.type.dtype, variable.type.ndim) for variable in model.data_vars]
+    text = repr((WRAPPER_VERSION, _versions(), _source_digest(), structure_key, free, data))
+    return Path(NUMBA_CACHE_PATH) / f"hbmep_pymc_model_{hashlib.sha256(text.encode()).hexdigest()}.json"
+
+
+def _shared_from_model(model: pm.Model, names) -> tuple[dict, dict]:
+    """Current values and variables of the model's data, by name."""
+    shared_data: dict[str, np.ndarray] = {}
+    shared_vars = {}
+    for name in names:
+        variable = model[name]
+        value = np.array(variable.get_value(), order="C", copy=True)
+        value.flags.writeable = False
+        shared_data[name] = value
+        shared_vars[name] = variable
+    return shared_data, shared_vars
+
+
+def _default_start(model: pm.Model):
+    """Return a function drawing PyMC's default start in nutpie's flat layout, compiled on first call."""
+    names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+    compiled = []
+
+    def default_start(seed=None):
+        from pymc.initial_point import make_initial_point_fn
+
+        if not compiled:
+            compiled.append(make_initial_point_fn(model=model, jitter_rvs=set(), return_transformed=True))
+        point = compiled[0](seed)
+        return np.concatenate([np.ravel(point[name]).astype("float64") for name in names])
+
+    return default_start
+
+
+def _assemble(model, n_dim, n_expanded, shape_info, callbacks, shared_data, user_data, functions):
+    from nutpie.compile_pymc import CompiledPyMCModel, _prepare_dims_and_coords
+
+    dims, coords = _prepare_dims_and_coords(model, shape_info)
+    return CompiledPyMCModel(
+        _n_dim=n_dim,
+        dims=dims,
+        _coords=coords,
+        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info)},
+        compiled_logp_func=callbacks[_LOGP_NAME],
+        compiled_expand_func=callbacks[_EXPAND_NAME],
+        initial_point_func=_default_start(model),
+        shared_data=shared_data,
+        user_data=user_data,
+        n_expanded=n_expanded,
+        shape_info=shape_info,
+        logp_func=functions[0],
+        expand_func=functions[1],
+    )
+
+
+def _load_recorded(model: pm.Model, path: Path):
+    """Build the compiled model from a record and the callbacks on disk, or return None on any mismatch."""
+    import numba
+    from nutpie.compile_pymc import make_user_data
+
+    try:
+        record = json.loads(path.read_text())
+        names = record["data"]
+        shared_data, shared_vars = _shared_from_model(model, names)
+        if [[shared_data[name].dtype.str, shared_data[name].ndim] for name in names] != record["layout"]:
+            return None
+        free = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+        if record["shape_info"][0][: len(free)] != free:
+            return None
+        user_data = make_user_data(shared_vars, shared_data)
+        sizes = {"N_DIM": record["n_dim"], "N_EXPANDED": record["n_expanded"], "RECORD": user_data.dtype}
+        callbacks = {}
+        for function_name, (make_source, signature) in _signatures().items():
+            entry = record["callbacks"][function_name]
+            source = make_source(entry["names"], shared_data)
+            # With the callback on disk numba never looks at the inner function; without it typing
+            # fails on the placeholder, and the caller compiles everything.
+            callbacks[function_name] = _callback(
+                source, function_name, None, entry["names"], shared_data, signature, sizes, entry["key"]
+            )
+            if callbacks[function_name].cache_hits != 1:
+                return None
+    except (OSError, ValueError, KeyError, TypeError, numba.core.errors.NumbaError):
+        return None
+    names_, slices, shapes = record["shape_info"]
+    shape_info = (names_, [slice(*bounds) for bounds in slices], [tuple(shape) for shape in shapes])
+    logger.info("Loaded the compiled model from %s", path)
+    return _assemble(
+        model, record["n_dim"], record["n_expanded"], shape_info, callbacks, shared_data, user_data, (None, None)
+    )
+
+
+def compile_model(model: pm.Model, structure_key=None) -> object:
     """Compile ``model`` for nutpie's numba back-end, loading the callbacks from disk when cached.
 
     Parameters
@@ -246,12 +382,22 @@ def compile_model(model: pm.Model) -> object:
     model : pymc.Model
         The model, with its data as ``pm.Data`` (shared variables), so that
         a compiled model can take new data with ``with_data``.
+    structure_key : hashable, optional
+        A key of everything the compiled model bakes in apart from the data
+        (see :func:`hbmep_pymc.building.structure_key`). With it, a record
+        on disk lets a later process with the same key skip PyTensor's
+        compilation of the model (graph rewrites take about 3 s on the
+        bundled data). The record's name also covers the source of this
+        package and the versions of the compiling libraries.
 
     Returns
     -------
     nutpie.compile_pymc.CompiledPyMCModel
         What ``nutpie.compile_pymc_model(model)`` returns. Its start
-        function draws PyMC's default start; callers replace it.
+        function draws PyMC's default start; callers replace it. Loaded
+        from a record, it has no PyTensor functions (``logp_func`` and
+        ``expand_func`` are None), which nutpie needs only for
+        normalizing-flow adaptation.
 
     Examples
     --------
@@ -263,91 +409,74 @@ def compile_model(model: pm.Model) -> object:
     >>> compiled.n_dim  # doctest: +SKIP
     1
     """
-    from numba import types
-    from nutpie.compile_pymc import (
-        CompiledPyMCModel,
-        _make_functions,
-        _prepare_dims_and_coords,
-        make_user_data,
-    )
+    from nutpie.compile_pymc import _make_functions, make_user_data
     from pymc.initial_point import make_initial_point_fn
 
     register_digamma()
-    point_fn = make_initial_point_fn(model=model, jitter_rvs=set(), return_transformed=True)
-    names_in_order = [model.rvs_to_values[rv].name for rv in model.free_RVs]
-
-    def default_start(seed=None):
-        point = point_fn(seed)
-        return np.concatenate([np.ravel(point[name]).astype("float64") for name in names_in_order])
+    record_path = _record_path(model, structure_key)
+    if record_path is not None and record_path.exists():
+        compiled = _load_recorded(model, record_path)
+        if compiled is not None:
+            return compiled
 
     n_dim, n_expanded, logp_function, expand_function, _, shape_info = _make_functions(
         model,
         mode="NUMBA",
         compute_grad=True,
         join_expanded=True,
-        pymc_initial_point_fn=point_fn,
+        pymc_initial_point_fn=make_initial_point_fn(model=model, jitter_rvs=set(), return_transformed=True),
         var_names=None,
     )
-    shared_data: dict[str, np.ndarray] = {}
-    shared_vars = {}
+    names = []
     for variable in [*logp_function.get_shared(), *expand_function.get_shared()]:
-        if variable.name in shared_vars and shared_vars[variable.name] is not variable:
-            raise ValueError(f"Two data variables of the model share the name {variable.name!r}.")
-        value = np.array(variable.get_value(), order="C", copy=True)
-        value.flags.writeable = False
-        shared_data[variable.name] = value
-        shared_vars[variable.name] = variable
+        if variable.name in names:
+            if model[variable.name] is not variable:
+                raise ValueError(f"Two data variables of the model share the name {variable.name!r}.")
+            continue
+        names.append(variable.name)
+    shared_data, shared_vars = _shared_from_model(model, names)
     user_data = make_user_data(shared_vars, shared_data)
     sizes = {"N_DIM": n_dim, "N_EXPANDED": n_expanded, "RECORD": user_data.dtype}
 
-    callbacks = []
-    for function, make_source, function_name, signature in (
-        (
-            logp_function,
-            _logp_source,
-            "hbmep_logp",
-            types.int64(
-                types.uint64, types.CPointer(types.double), types.CPointer(types.double),
-                types.CPointer(types.double), types.voidptr,
-            ),
-        ),
-        (
-            expand_function,
-            _expand_source,
-            "hbmep_expand",
-            types.int64(
-                types.uint64, types.uint64, types.CPointer(types.double),
-                types.CPointer(types.double), types.voidptr,
-            ),
-        ),
+    callbacks = {}
+    entries = {}
+    for function, (function_name, (make_source, signature)) in zip(
+        (logp_function, expand_function), _signatures().items()
     ):
-        names = [variable.name for variable in function.get_shared()]
-        source = make_source(names, shared_data)
+        function_names = [variable.name for variable in function.get_shared()]
+        source = make_source(function_names, shared_data)
         inner_key = _inner_cache_key(function)
         key = None
         if inner_key is not None:
-            layout = [(name, shared_data[name].dtype.str, shared_data[name].ndim) for name in names]
+            layout = [(name, shared_data[name].dtype.str, shared_data[name].ndim) for name in function_names]
             text = repr((WRAPPER_VERSION, _versions(), inner_key, source, layout, user_data.dtype.descr, n_dim, n_expanded))
             key = "hbmep_pymc_" + hashlib.sha256(text.encode()).hexdigest()
         else:
             logger.info("PyTensor cannot cache part of %s; it is compiled in this process only", function_name)
-        callbacks.append(
-            _callback(source, function_name, function.vm.jit_fn, names, shared_data, signature, sizes, key)
+        callbacks[function_name] = _callback(
+            source, function_name, function.vm.jit_fn, function_names, shared_data, signature, sizes, key
         )
+        entries[function_name] = {"names": function_names, "key": key}
 
-    dims, coords = _prepare_dims_and_coords(model, shape_info)
-    return CompiledPyMCModel(
-        _n_dim=n_dim,
-        dims=dims,
-        _coords=coords,
-        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info)},
-        compiled_logp_func=callbacks[0],
-        compiled_expand_func=callbacks[1],
-        initial_point_func=default_start,
-        shared_data=shared_data,
-        user_data=user_data,
-        n_expanded=n_expanded,
-        shape_info=shape_info,
-        logp_func=logp_function,
-        expand_func=expand_function,
+    if record_path is not None and all(entry["key"] is not None for entry in entries.values()):
+        record = {
+            "data": names,
+            "layout": [[shared_data[name].dtype.str, shared_data[name].ndim] for name in names],
+            "n_dim": int(n_dim),
+            "n_expanded": int(n_expanded),
+            "shape_info": [
+                list(shape_info[0]),
+                [[int(part.start), int(part.stop)] for part in shape_info[1]],
+                [[int(size) for size in shape] for shape in shape_info[2]],
+            ],
+            "callbacks": entries,
+        }
+        try:
+            temporary = record_path.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(record))
+            os.replace(temporary, record_path)
+        except OSError as error:
+            logger.info("Could not write %s (%s); the next process compiles the model again", record_path, error)
+    return _assemble(
+        model, n_dim, n_expanded, shape_info, callbacks, shared_data, user_data, (logp_function, expand_function)
     )

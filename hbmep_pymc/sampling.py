@@ -325,7 +325,7 @@ def _compile_nutpie(model: pm.Model, compile_options: dict, cache_key: Hashable 
                 return cached.with_data(**updates)
     if _DISK_CACHE_OPTIONS.issuperset(compile_options) and compile_options.get("backend", "numba") == "numba":
         # Same model as nutpie compiles, with callbacks that a later process loads from disk.
-        compiled = nutpie_numba.compile_model(model)
+        compiled = nutpie_numba.compile_model(model, structure_key=cache_key)
     else:
         compiled = nutpie.compile_pymc_model(model, **compile_options)
     if cache_key is not None:

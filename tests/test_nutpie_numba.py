@@ -112,17 +112,42 @@ data = prepare_data(simulated.df, "intensity", ["participant"], simulated.respon
 model = build_pymc_model(data, ModelSpec(mep.get_curve("logistic4"), mep.Priors.default()))
 compiled = nutpie_numba.compile_model(model)
 print("HITS", compiled.compiled_logp_func.cache_hits, compiled.compiled_expand_func.cache_hits)
+keyed = nutpie_numba.compile_model(model, structure_key=("logistic4", 2, 1))
+print("RECORD", keyed.logp_func is None, keyed.n_dim, keyed.shape_info[0] == compiled.shape_info[0])
 """
 
 
 def test_second_process_loads_callbacks_from_disk(tmp_path):
     env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={tmp_path}")
     hits = []
+    records = []
     for _ in range(2):
         output = subprocess.run(
             [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True
         ).stdout
-        line = [text for text in output.splitlines() if text.startswith("HITS")][-1]
-        hits.append(line.split()[1:])
+        hits.append([text for text in output.splitlines() if text.startswith("HITS")][-1].split()[1:])
+        records.append([text for text in output.splitlines() if text.startswith("RECORD")][-1].split()[1:])
     assert hits == [["0", "0"], ["1", "1"]]
     assert any(name.startswith("string.hbmep_logp") for name in os.listdir(tmp_path / "numba"))
+    # The first process compiled the keyed model with PyTensor and wrote a record; the second loaded it.
+    assert records[0][0] == "False"
+    assert records[1][0] == "True"
+    assert records[0][1:] == records[1][1:]
+    assert records[1][2] == "True"
+    assert any(name.startswith("hbmep_pymc_model_") for name in os.listdir(tmp_path / "numba"))
+
+
+def test_record_with_missing_callbacks_compiles_again(small_model, tmp_path, monkeypatch):
+    model, _ = small_model
+    record = tmp_path / "record.json"
+    monkeypatch.setattr(nutpie_numba, "_record_path", lambda model, key: record)
+    first = nutpie_numba.compile_model(model, structure_key="key")
+    assert first.logp_func is not None
+    assert record.exists()
+    # A record that names callbacks numba does not have on disk is ignored.
+    text = record.read_text().replace("hbmep_pymc_", "hbmep_pymc_missing_")
+    record.write_text(text)
+    again = nutpie_numba.compile_model(model, structure_key="key")
+    assert again.logp_func is not None
+    x = first.initial_point_func(0)
+    assert _logp(again, x)[0] == pytest.approx(_logp(first, x)[0], rel=1e-12)
