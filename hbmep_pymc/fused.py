@@ -33,13 +33,11 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 from hbmep_pymc.functional import EPS, SOFTPLUS_CUTOFF
-from hbmep_pymc.nutpie_numba import digamma
+from hbmep_pymc.nutpie_numba import digamma, source_digest
 
 PARAMETERS = ("a", "b", "g", "h", "v", "c1", "c2")
 """Curve and noise parameters, in the order the operation takes them."""
 
-KERNEL_VERSION = "1"
-"""Part of the numba cache key; raise it whenever the kernel changes."""
 
 _LN2 = math.log(2.0)
 
@@ -240,7 +238,7 @@ def _register_numba() -> None:
 
     @register_funcify_and_cache_key(RectifiedLogisticGammaLogp)
     def _numba_funcify(op, node=None, **kwargs):
-        return rectified_logistic_gamma, f"hbmep_pymc rectified-logistic gamma {KERNEL_VERSION} eps {EPS!r}"
+        return rectified_logistic_gamma, f"hbmep_pymc rectified-logistic gamma {source_digest()} eps {EPS!r}"
 
 
 _register_numba()

@@ -38,8 +38,6 @@ import pymc as pm
 
 logger = logging.getLogger(__name__)
 
-WRAPPER_VERSION = "1"
-"""Part of every cache key; raise it whenever the generated source changes."""
 
 # Return codes of the callbacks, as nutpie reads them: a positive code is a
 # failed evaluation that the sampler treats as a divergence, a negative one
@@ -127,7 +125,7 @@ def register_digamma() -> None:
         if any(variable.type.dtype.startswith("complex") for variable in node.inputs):
             # Complex arguments keep PyTensor's implementation.
             return numba_funcify_ScalarOp(op, node=node, **kwargs)
-        return jitted, scalar_op_cache_key(op, implementation=f"hbmep_pymc digamma {WRAPPER_VERSION}")
+        return jitted, scalar_op_cache_key(op, implementation=f"hbmep_pymc digamma {source_digest()}")
 
     _DIGAMMA_REGISTERED = True
 
@@ -261,8 +259,22 @@ def _signatures():
 _SOURCE_DIGEST: str | None = None
 
 
-def _source_digest() -> str:
-    """Hash of this package's source files, so that a changed model never meets an old record."""
+def source_digest() -> str:
+    """Return a hash of this package's source files.
+
+    It is part of every cache key of the library's compiled code, so that
+    changed code never meets machine code compiled from an older version.
+
+    Returns
+    -------
+    str
+        Hexadecimal SHA-256 of the paths and contents of the ``.py`` files.
+
+    Examples
+    --------
+    >>> len(source_digest())
+    64
+    """
     global _SOURCE_DIGEST
     if _SOURCE_DIGEST is None:
         folder = Path(__file__).parent
@@ -283,7 +295,7 @@ def _record_path(model: pm.Model, structure_key) -> Path | None:
         return None
     free = [model.rvs_to_values[rv].name for rv in model.free_RVs]
     data = [(variable.name, variable.type.dtype, variable.type.ndim) for variable in model.data_vars]
-    text = repr((WRAPPER_VERSION, _versions(), _source_digest(), structure_key, free, data))
+    text = repr((_versions(), source_digest(), structure_key, free, data))
     return Path(NUMBA_CACHE_PATH) / f"hbmep_pymc_model_{hashlib.sha256(text.encode()).hexdigest()}.json"
 
 
@@ -449,7 +461,9 @@ def compile_model(model: pm.Model, structure_key=None) -> object:
         key = None
         if inner_key is not None:
             layout = [(name, shared_data[name].dtype.str, shared_data[name].ndim) for name in function_names]
-            text = repr((WRAPPER_VERSION, _versions(), inner_key, source, layout, user_data.dtype.descr, n_dim, n_expanded))
+            text = repr(
+                (_versions(), source_digest(), inner_key, source, layout, user_data.dtype.descr, n_dim, n_expanded)
+            )
             key = "hbmep_pymc_" + hashlib.sha256(text.encode()).hexdigest()
         else:
             logger.info("PyTensor cannot cache part of %s; it is compiled in this process only", function_name)
