@@ -25,7 +25,7 @@ OBSERVATION_DIM = "observation"
 MUSCLE_DIM = "muscle"
 
 FUSED_LIKELIHOOD = "obs_logp"
-"""Name of the potential that holds the fused likelihood."""
+"""Name of the potential that contains the fused likelihood."""
 
 
 @dataclass

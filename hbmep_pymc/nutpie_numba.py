@@ -25,6 +25,7 @@ cache. :func:`register_digamma` gives PyTensor a numba digamma of its own.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -130,6 +131,7 @@ def register_digamma() -> None:
     _DIGAMMA_REGISTERED = True
 
 
+@functools.cache
 def _as_pointer_intrinsic():
     from numba.core import cgutils, types
     from numba.extending import intrinsic
@@ -160,52 +162,53 @@ def _unpack_lines(names: list[str], shared_data: dict[str, np.ndarray]) -> list[
     return lines
 
 
-def _logp_source(names: list[str], shared_data: dict[str, np.ndarray]) -> str:
-    arguments = "".join(f", data_{index}" for index in range(len(names)))
+def _callback_source(header: str, size_check: str, body: list[str], failure: int, names, shared_data) -> str:
+    """Source of one callback: size check, data pointers to arrays, then ``body`` inside a try block."""
     return "\n".join(
         [
-            "def hbmep_logp(dim, x_ptr, gradient_ptr, logp_ptr, user_data_ptr):",
-            "    if dim != N_DIM:",
+            header,
+            f"    if {size_check}:",
             f"        return {_WRONG_SIZE}",
             *_unpack_lines(names, shared_data),
             "    try:",
-            "        x = numba.carray(x_ptr, (N_DIM,))",
-            "        gradient = numba.carray(gradient_ptr, (N_DIM,))",
-            "        logp = numba.carray(logp_ptr, ())",
-            f"        value, grad = INNER(x{arguments})",
-            "        logp[()] = value",
-            "        gradient[...] = grad",
-            "        if not np.all(np.isfinite(gradient)):",
-            f"            return {_GRADIENT_NOT_FINITE}",
-            "        if not np.isfinite(value):",
-            f"            return {_LOGP_NOT_FINITE}",
+            *[f"        {line}" for line in body],
             "    except Exception:",
-            f"        return {_RAISED}",
+            f"        return {failure}",
             "    return 0",
             "",
         ]
     )
+
+
+def _logp_source(names: list[str], shared_data: dict[str, np.ndarray]) -> str:
+    arguments = "".join(f", data_{index}" for index in range(len(names)))
+    body = [
+        "x = numba.carray(x_ptr, (N_DIM,))",
+        "gradient = numba.carray(gradient_ptr, (N_DIM,))",
+        "logp = numba.carray(logp_ptr, ())",
+        f"value, grad = INNER(x{arguments})",
+        "logp[()] = value",
+        "gradient[...] = grad",
+        "if not np.all(np.isfinite(gradient)):",
+        f"    return {_GRADIENT_NOT_FINITE}",
+        "if not np.isfinite(value):",
+        f"    return {_LOGP_NOT_FINITE}",
+    ]
+    header = "def hbmep_logp(dim, x_ptr, gradient_ptr, logp_ptr, user_data_ptr):"
+    return _callback_source(header, "dim != N_DIM", body, _RAISED, names, shared_data)
 
 
 def _expand_source(names: list[str], shared_data: dict[str, np.ndarray]) -> str:
     arguments = "".join(f", data_{index}" for index in range(len(names)))
-    return "\n".join(
-        [
-            "def hbmep_expand(dim, n_expanded, x_ptr, out_ptr, user_data_ptr):",
-            "    if dim != N_DIM or n_expanded != N_EXPANDED:",
-            f"        return {_WRONG_SIZE}",
-            *_unpack_lines(names, shared_data),
-            "    try:",
-            "        x = numba.carray(x_ptr, (N_DIM,))",
-            "        out = numba.carray(out_ptr, (N_EXPANDED,))",
-            f"        (values,) = INNER(x{arguments})",
-            "        out[...] = values",
-            "    except Exception:",
-            f"        return {_EXPAND_FAILED}",
-            "    return 0",
-            "",
-        ]
-    )
+    body = [
+        "x = numba.carray(x_ptr, (N_DIM,))",
+        "out = numba.carray(out_ptr, (N_EXPANDED,))",
+        f"(values,) = INNER(x{arguments})",
+        "out[...] = values",
+    ]
+    header = "def hbmep_expand(dim, n_expanded, x_ptr, out_ptr, user_data_ptr):"
+    size_check = "dim != N_DIM or n_expanded != N_EXPANDED"
+    return _callback_source(header, size_check, body, _EXPAND_FAILED, names, shared_data)
 
 
 def _inner_cache_key(function) -> str | None:
