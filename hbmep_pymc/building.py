@@ -330,6 +330,9 @@ def _add_fused_likelihood(data, parameters):
         curve = curve * levels + data.codes[rows, f]
     # Flat index of each cell's curve in the C-ordered (*features, muscle) parameter arrays.
     curve = curve * len(data.muscles) + muscles
+    # The operation sums runs of cells of one curve, so cells are ordered by curve.
+    order = np.argsort(curve, kind="stable")
+    rows, muscles, curve = rows[order], muscles[order], curve[order]
     response = data.response[rows, muscles]
     cells = [
         pm.Data("measurement_intensity", data.intensity[rows], dims=MEASUREMENT_DIM),

@@ -8,13 +8,21 @@ data. On the bundled data one log density with its gradient took about
 68 microseconds, about 140 ns per observed response.
 
 :class:`RectifiedLogisticGammaLogp` does the same in one pass over the
-cells, with the derivatives written out by hand (about 40 microseconds for
-the whole model on the bundled data). It returns the summed log likelihood
-and its gradient with respect to every curve's parameters. The
+cells, with the derivatives written out by hand. It returns the summed log
+likelihood and its gradient with respect to every curve's parameters. The
 formulas are those of :mod:`hbmep_pymc.functional` (the curve with the
 smooth maximum of width ``EPS``, the gamma with ``beta = 1 / c1 + 1 / (c2
 mu)``), and the tests compare value and gradient with PyMC's graph of the
 same model.
+
+The loop over one curve's cells calls no C library function
+(:mod:`hbmep_pymc.vecmath` supplies exp, log and the gamma functions as
+arithmetic) and has no branches, so numba evaluates eight cells per
+instruction on AVX-512 (four on AVX2). The model orders the cells by curve,
+and each curve's run is walked in whole vectors, with cells of neighbouring
+runs masked out, so no cell falls to a slower scalar remainder. On the
+bundled data the whole model's log density with its gradient took 40
+microseconds with a scalar version of this loop, and 22 with this one.
 
 The operation is used only to sample with nutpie's numba back-end: the
 other back-ends, the log-likelihood group and predictions use PyMC's
@@ -33,7 +41,8 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 from hbmep_pymc.functional import EPS, SOFTPLUS_CUTOFF
-from hbmep_pymc.nutpie_numba import digamma, source_digest
+from hbmep_pymc import vecmath
+from hbmep_pymc.nutpie_numba import source_digest
 
 PARAMETERS = ("a", "b", "g", "h", "v", "c1", "c2")
 """Curve and noise parameters, in the order the operation takes them."""
@@ -43,21 +52,77 @@ _LN2 = math.log(2.0)
 
 _DATA_INPUTS = 4
 
-
-@numba.njit(cache=True)
-def _sigmoid(z):
-    if z >= 0.0:
-        return 1.0 / (1.0 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1.0 + e)
+_WINDOW = 8
+"""Cells per pass of the compiled loop: one AVX-512 vector, or two AVX2 vectors."""
 
 
-_digamma = numba.njit(cache=True)(digamma)
+@numba.njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
+def _curve_sums(x, y, log_y, start, stop, first, last, a, b, g, h, v, c1, c2):
+    # One curve's cells, start to stop, summed. No branches and no calls to the C library,
+    # and the additions may be reordered, so the compiler runs the loop on vector registers.
+    # The loop walks first to last: a window around the cells, a whole number of vectors
+    # long. Cells of other curves in the window add zero.
+    log_ratio = vecmath.log(h) - vecmath.log(v)
+    width = h + v
+    inverse_c1 = 1.0 / c1
+    inverse_c2 = 1.0 / c2
+    logp = 0.0
+    sum_dz = 0.0
+    sum_dz_distance = 0.0
+    sum_dmu = 0.0
+    sum_dcore = 0.0
+    sum_dcore_sig = 0.0
+    sum_c1 = 0.0
+    sum_c2 = 0.0
+    for i in range(first, last):
+        inside = start <= i < stop
+        distance = x[i] - a
+        z = b * distance - log_ratio
+        e = vecmath.exp(-abs(z))
+        r = 1.0 / (1.0 + e)
+        sig = r if z >= 0.0 else e * r
+        core = -v + width * sig
+
+        # Smooth maximum (EPS / ln 2) softplus(core ln 2 / EPS), exact max(core, 0) past the cutoff.
+        u = core * _LN2 / EPS
+        e = vecmath.exp(-abs(u))
+        e = e if abs(u) < SOFTPLUS_CUTOFF else 0.0
+        r = 1.0 / (1.0 + e)
+        softplus = max(u, 0.0) + vecmath.log1p(e)
+        dsmooth = r if u >= 0.0 else e * r
+        mu = g + softplus * EPS / _LN2
+
+        # Gamma with rate beta = 1 / c1 + 1 / (c2 mu) and shape alpha = mu beta.
+        inverse_mu = 1.0 / mu
+        beta = inverse_c1 + inverse_c2 * inverse_mu
+        alpha = mu * beta
+        log_beta = vecmath.log(beta)
+        lgamma, digamma = vecmath.lgamma_digamma(alpha)
+        dalpha = log_beta - digamma + log_y[i]
+        # The derivative by beta is alpha / beta - y, and alpha / beta is mu.
+        dbeta = mu - y[i]
+        dmu = dalpha * inverse_c1 - dbeta * inverse_c2 * inverse_mu * inverse_mu
+        dcore = dmu * dsmooth
+        dz = dcore * width * sig * (1.0 - sig)
+
+        logp += alpha * log_beta - lgamma + (alpha - 1.0) * log_y[i] - beta * y[i] if inside else 0.0
+        sum_dz += dz if inside else 0.0
+        sum_dz_distance += dz * distance if inside else 0.0
+        sum_dmu += dmu if inside else 0.0
+        sum_dcore += dcore if inside else 0.0
+        sum_dcore_sig += dcore * sig if inside else 0.0
+        sum_c1 += dalpha * mu + dbeta if inside else 0.0
+        sum_c2 += dalpha + dbeta * inverse_mu if inside else 0.0
+    return logp, sum_dz, sum_dz_distance, sum_dmu, sum_dcore, sum_dcore_sig, sum_c1, sum_c2
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def rectified_logistic_gamma(x, y, log_y, curve, a, b, g, h, v, c1, c2):
     """Sum the gamma log density of responses around rectified-logistic curves, with its gradient.
+
+    The cells are taken in runs of equal ``curve``. Cells sorted by curve
+    make the fewest runs and the fastest call. Any order gives the same
+    result.
 
     Parameters
     ----------
@@ -93,52 +158,30 @@ def rectified_logistic_gamma(x, y, log_y, curve, a, b, g, h, v, c1, c2):
     gv = np.zeros(size)
     gc1 = np.zeros(size)
     gc2 = np.zeros(size)
-    # Per-curve terms, computed once rather than once per cell.
-    log_ratio = np.log(h) - np.log(v)
-    inverse_c1 = 1.0 / c1
-    inverse_c2 = 1.0 / c2
+    cells = x.shape[0]
     total = 0.0
-    for i in range(x.shape[0]):
-        j = curve[i]
-        bj = b[j]
-        hj = h[j]
-        vj = v[j]
-        distance = x[i] - a[j]
-        sig = _sigmoid(bj * distance - log_ratio[j])
-        width = hj + vj
-        core = -vj + width * sig
-
-        # Smooth maximum (EPS / ln 2) softplus(core ln 2 / EPS), exact max(core, 0) past the cutoff.
-        u = core * _LN2 / EPS
-        if abs(u) < SOFTPLUS_CUTOFF:
-            e = math.exp(-abs(u))
-            softplus = max(u, 0.0) + math.log1p(e)
-            dsmooth = 1.0 / (1.0 + e) if u >= 0.0 else e / (1.0 + e)
-        else:
-            softplus = max(u, 0.0)
-            dsmooth = 1.0 if u > 0.0 else 0.0
-        mu = g[j] + softplus * EPS / _LN2
-
-        # Gamma with rate beta = 1 / c1 + 1 / (c2 mu) and shape alpha = mu beta.
-        inverse_mu = 1.0 / mu
-        beta = inverse_c1[j] + inverse_c2[j] * inverse_mu
-        alpha = mu * beta
-        log_beta = math.log(beta)
-        total += alpha * log_beta - math.lgamma(alpha) + (alpha - 1.0) * log_y[i] - beta * y[i]
-
-        dalpha = log_beta - _digamma(alpha) + log_y[i]
-        dbeta = alpha / beta - y[i]
-        dmu = dalpha * inverse_c1[j] - dbeta * inverse_c2[j] * inverse_mu * inverse_mu
-        gc1[j] -= (dalpha * mu + dbeta) * inverse_c1[j] * inverse_c1[j]
-        gc2[j] -= (dalpha + dbeta * inverse_mu) * inverse_c2[j] * inverse_c2[j]
+    start = 0
+    while start < cells:
+        j = curve[start]
+        stop = start + 1
+        while stop < cells and curve[stop] == j:
+            stop += 1
+        # A window of whole vectors around the run, inside the arrays where they are long enough.
+        length = -(-(stop - start) // _WINDOW) * _WINDOW
+        first = max(min(start, cells - length), 0)
+        last = min(first + length, cells)
+        logp, dz, dz_distance, dmu, dcore, dcore_sig, c1_term, c2_term = _curve_sums(
+            x, y, log_y, start, stop, first, last, a[j], b[j], g[j], h[j], v[j], c1[j], c2[j]
+        )
+        total += logp
+        ga[j] -= b[j] * dz
+        gb[j] += dz_distance
         gg[j] += dmu
-
-        dcore = dmu * dsmooth
-        dz = dcore * width * sig * (1.0 - sig)
-        ga[j] -= dz * bj
-        gb[j] += dz * distance
-        gh[j] += dcore * sig - dz / hj
-        gv[j] += dcore * (sig - 1.0) + dz / vj
+        gh[j] += dcore_sig - dz / h[j]
+        gv[j] += dcore_sig - dcore + dz / v[j]
+        gc1[j] -= c1_term / (c1[j] * c1[j])
+        gc2[j] -= c2_term / (c2[j] * c2[j])
+        start = stop
     # PyTensor's numba back-end represents scalars as 0-d arrays.
     value = np.empty(())
     value[()] = total
