@@ -9,7 +9,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from hbmep_pymc import fused, site
+from hbmep_pymc import direct, fused, site
 from hbmep_pymc.curves import Curve
 from hbmep_pymc.data import PreparedData
 from hbmep_pymc.distributions import TruncatedNormal
@@ -305,6 +305,8 @@ def build_pymc_model(data: PreparedData, spec: ModelSpec, fused_likelihood: bool
 
         if fused_likelihood and uses_fused_likelihood(spec):
             _add_fused_likelihood(data, parameters)
+            # Where it can, nutpie's numba back-end runs this model from hand-written functions.
+            direct.attach(model, direct.make_plan(model, spec))
             return model
 
         # Parameters are gathered per observed cell, so missing responses cost nothing.
@@ -322,14 +324,38 @@ def build_pymc_model(data: PreparedData, spec: ModelSpec, fused_likelihood: bool
     return model
 
 
-def _add_fused_likelihood(data, parameters):
-    # Everything per cell that does not depend on the parameters is data, computed once per fit.
+def measurement_curve(data: PreparedData) -> np.ndarray:
+    """Flat index of each observed cell's curve in C-ordered ``(*features, muscle)`` arrays.
+
+    Parameters
+    ----------
+    data : PreparedData
+        Validated data.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        One index per observed cell, in the order of :func:`measurement_index`.
+
+    Examples
+    --------
+    >>> import hbmep_pymc as mep
+    >>> from hbmep_pymc.data import prepare_data
+    >>> data = prepare_data(mep.datasets.load_mock_data(), "TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    >>> measurement_curve(data)[:4].tolist()
+    [0, 1, 0, 1]
+    """
     rows, muscles = measurement_index(data)
     curve = np.zeros_like(rows)
     for f, levels in enumerate(data.group_shape):
         curve = curve * levels + data.codes[rows, f]
-    # Flat index of each cell's curve in the C-ordered (*features, muscle) parameter arrays.
-    curve = curve * len(data.muscles) + muscles
+    return (curve * len(data.muscles) + muscles).astype(np.int64)
+
+
+def _add_fused_likelihood(data, parameters):
+    # Everything per cell that does not depend on the parameters is data, computed once per fit.
+    rows, muscles = measurement_index(data)
+    curve = measurement_curve(data)
     # The operation sums runs of cells of one curve, so cells are ordered by curve.
     order = np.argsort(curve, kind="stable")
     rows, muscles, curve = rows[order], muscles[order], curve[order]

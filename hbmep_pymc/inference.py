@@ -10,7 +10,7 @@ import arviz as az
 import numpy as np
 import pymc as pm
 import xarray as xr
-from scipy import stats
+from scipy import special, stats
 
 from hbmep_pymc import site
 from hbmep_pymc.building import (
@@ -18,6 +18,7 @@ from hbmep_pymc.building import (
     MUSCLE_DIM,
     OBSERVATION_DIM,
     ModelSpec,
+    measurement_curve,
     measurement_index,
     outlier_scale,
 )
@@ -188,7 +189,9 @@ def add_data_groups(idata: az.InferenceData, data: PreparedData, coords: dict) -
     idata.add_groups(observed_data=observed, constant_data=constant)
 
 
-def add_log_likelihood(idata: az.InferenceData, model: pm.Model, data: PreparedData, coords: dict) -> None:
+def add_log_likelihood(
+    idata: az.InferenceData, model: pm.Model, data: PreparedData, coords: dict, spec: ModelSpec | None = None
+) -> None:
     """Add the pointwise log-likelihood of every observed cell.
 
     Use it for a fit run with ``log_likelihood=False``, before
@@ -204,6 +207,12 @@ def add_log_likelihood(idata: az.InferenceData, model: pm.Model, data: PreparedD
         The data of the fit.
     coords : dict
         Coords of the model, from :func:`~hbmep_pymc.building.model_coords`.
+    spec : ModelSpec, optional
+        Structure of the fitted model. With it the values are computed with
+        NumPy and SciPy (:func:`pointwise_log_likelihood`); without it
+        :func:`pymc.compute_log_likelihood` compiles the model's likelihood
+        and evaluates it draw by draw, which takes seconds longer. Both give
+        the same values.
 
     Examples
     --------
@@ -217,11 +226,91 @@ def add_log_likelihood(idata: az.InferenceData, model: pm.Model, data: PreparedD
     >>> idata.log_likelihood["obs"].sizes["measurement"]  # doctest: +SKIP
     490
     """
-    log_likelihood = pm.compute_log_likelihood(
-        idata, model=model, extend_inferencedata=False, progressbar=False
-    )
-    dataset = log_likelihood.assign_coords(measurement_coords(data, coords))
+    if spec is None:
+        dataset = pm.compute_log_likelihood(idata, model=model, extend_inferencedata=False, progressbar=False)
+    else:
+        values = pointwise_log_likelihood(idata.posterior, data, spec)
+        posterior = idata.posterior
+        dataset = xr.Dataset(
+            {site.obs: (("chain", "draw", MEASUREMENT_DIM), values)},
+            coords={"chain": posterior["chain"], "draw": posterior["draw"]},
+        )
+    dataset = dataset.assign_coords(measurement_coords(data, coords))
     idata.add_groups(log_likelihood=dataset)
+
+
+_BLOCK_CELLS = 2_000_000
+"""Draws times cells evaluated at once by :func:`pointwise_log_likelihood`, to bound its memory."""
+
+
+def pointwise_log_likelihood(posterior: xr.Dataset, data: PreparedData, spec: ModelSpec) -> np.ndarray:
+    """Log-likelihood of every observed cell under every draw, with NumPy and SciPy.
+
+    The values equal those of the PyMC model's ``obs`` (the gamma
+    likelihood, or its mixture with the half-normal outlier component).
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        Draws with dims ``(chain, draw, *features, muscle)`` for the curve
+        parameters, ``c1`` and ``c2`` (and ``outlier_prob`` with dims
+        ``(chain, draw)`` for a mixture).
+    data : PreparedData
+        The data of the fit.
+    spec : ModelSpec
+        Structure of the fitted model.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(chain, draw, measurement)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xarray as xr
+    >>> import hbmep_pymc as mep
+    >>> from hbmep_pymc.building import ModelSpec
+    >>> from hbmep_pymc.data import prepare_data
+    >>> data = prepare_data(mep.datasets.load_mock_data(), "TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    >>> spec = ModelSpec(mep.get_curve("logistic4"), mep.Priors.default())
+    >>> values = {"a": 40.0, "b": 0.2, "g": 0.02, "h": 1.0, "c1": 1.0, "c2": 0.5}
+    >>> posterior = xr.Dataset({
+    ...     name: (("chain", "draw", "participant", "muscle"), np.full((1, 2, 3, 2), value))
+    ...     for name, value in values.items()
+    ... })
+    >>> pointwise_log_likelihood(posterior, data, spec).shape
+    (1, 2, 490)
+    """
+    rows, muscles = measurement_index(data)
+    curve = measurement_curve(data)
+    x = data.intensity[rows]
+    y = data.response[rows, muscles]
+    log_y = np.log(y)
+    names = [*spec.curve.parameters, site.c1, site.c2]
+    curve_dims = [*data.features, MUSCLE_DIM]
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    flat = {
+        name: posterior[name].transpose("chain", "draw", *curve_dims).to_numpy().reshape(chains * draws, -1)
+        for name in names
+    }
+    if spec.mixture:
+        weight = posterior[site.outlier_prob].transpose("chain", "draw").to_numpy().reshape(-1, 1)
+    out = np.empty((chains * draws, len(curve)))
+    block = max(1, _BLOCK_CELLS // max(len(curve), 1))
+    for start in range(0, chains * draws, block):
+        at_cell = {name: values[start : start + block][:, curve] for name, values in flat.items()}
+        mu = spec.curve(x, eps=EPS, **{p: at_cell[p] for p in spec.curve.parameters})
+        alpha, beta = gamma_shape_rate(mu, at_cell[site.c1], at_cell[site.c2])
+        # The gamma log density as PyMC writes it, in the response's units.
+        log_gamma = alpha * np.log(beta) - special.gammaln(alpha) + (alpha - 1.0) * log_y - beta * y
+        if spec.mixture:
+            q = weight[start : start + block]
+            scale = outlier_scale(spec.curve, at_cell, float(np.max(data.intensity)))
+            log_outlier = np.log(q) + stats.halfnorm.logpdf(y, scale=scale)
+            log_gamma = np.logaddexp(np.log1p(-q) + log_gamma, log_outlier)
+        out[start : start + block] = log_gamma
+    return out.reshape(chains, draws, len(curve))
 
 
 def add_outlier_probability(
@@ -359,7 +448,7 @@ def finish_idata(
                 stacklevel=3,
             )
     if log_likelihood:
-        add_log_likelihood(idata, model, data, coords)
+        add_log_likelihood(idata, model, data, coords, spec)
     if spec.mixture:
         add_outlier_probability(idata, data, spec, coords)
     observed_cells = observed_cells_array(data, coords)

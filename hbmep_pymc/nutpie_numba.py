@@ -180,8 +180,10 @@ def _callback_source(header: str, size_check: str, body: list[str], failure: int
     )
 
 
-def _logp_source(names: list[str], shared_data: dict[str, np.ndarray]) -> str:
-    arguments = "".join(f", data_{index}" for index in range(len(names)))
+def _logp_source(names: list[str], shared_data: dict[str, np.ndarray], constants: str = "") -> str:
+    arguments = "".join(f", {name}" for name in constants.split()) + "".join(
+        f", data_{index}" for index in range(len(names))
+    )
     body = [
         "x = numba.carray(x_ptr, (N_DIM,))",
         "gradient = numba.carray(gradient_ptr, (N_DIM,))",
@@ -198,8 +200,10 @@ def _logp_source(names: list[str], shared_data: dict[str, np.ndarray]) -> str:
     return _callback_source(header, "dim != N_DIM", body, _RAISED, names, shared_data)
 
 
-def _expand_source(names: list[str], shared_data: dict[str, np.ndarray]) -> str:
-    arguments = "".join(f", data_{index}" for index in range(len(names)))
+def _expand_source(names: list[str], shared_data: dict[str, np.ndarray], constants: str = "") -> str:
+    arguments = "".join(f", {name}" for name in constants.split()) + "".join(
+        f", data_{index}" for index in range(len(names))
+    )
     body = [
         "x = numba.carray(x_ptr, (N_DIM,))",
         "out = numba.carray(out_ptr, (N_EXPANDED,))",
@@ -427,6 +431,11 @@ def compile_model(model: pm.Model, structure_key=None) -> object:
     from nutpie.compile_pymc import _make_functions, make_user_data
     from pymc.initial_point import make_initial_point_fn
 
+    from hbmep_pymc import direct
+
+    plan = direct.plan_of(model)
+    if plan is not None:
+        return _compile_direct(model, plan)
     register_digamma()
     record_path = _record_path(model, structure_key)
     if record_path is not None and record_path.exists():
@@ -496,4 +505,45 @@ def compile_model(model: pm.Model, structure_key=None) -> object:
             logger.info("Could not write %s (%s); the next process compiles the model again", record_path, error)
     return _assemble(
         model, n_dim, n_expanded, shape_info, callbacks, shared_data, user_data, (logp_function, expand_function)
+    )
+
+
+def _compile_direct(model: pm.Model, plan) -> object:
+    """Build nutpie's model from the functions of :mod:`hbmep_pymc.direct`, without PyTensor."""
+    from nutpie.compile_pymc import make_user_data
+
+    from hbmep_pymc import direct
+
+    names = list(direct.DATA_NAMES)
+    shared_data, shared_vars = _shared_from_model(model, names)
+    user_data = make_user_data(shared_vars, shared_data)
+    sizes = {
+        "N_DIM": plan.n_dim,
+        "N_EXPANDED": plan.n_expanded,
+        "RECORD": user_data.dtype,
+        "LAYOUT": plan.layout,
+        "PRIOR": plan.prior,
+        "EXPANSION": plan.expansion,
+    }
+    parts = {
+        _LOGP_NAME: (direct.log_density, names, "LAYOUT PRIOR"),
+        _EXPAND_NAME: (direct.expand, [], "EXPANSION N_EXPANDED"),
+    }
+    callbacks = {}
+    for function_name, (make_source, signature) in _signatures().items():
+        inner, function_names, constants = parts[function_name]
+        source = make_source(function_names, shared_data, constants)
+        text = repr(
+            (
+                _versions(), source_digest(), source, plan.layout.tolist(), plan.prior.tolist(),
+                plan.expansion.tolist(), user_data.dtype.descr, plan.n_dim, plan.n_expanded,
+            )
+        )
+        key = "hbmep_pymc_direct_" + hashlib.sha256(text.encode()).hexdigest()
+        callbacks[function_name] = _callback(
+            source, function_name, inner, function_names, shared_data, signature, sizes, key
+        )
+    logger.info("Compiled the default model's own log density for nutpie")
+    return _assemble(
+        model, plan.n_dim, plan.n_expanded, plan.shape_info, callbacks, shared_data, user_data, (None, None)
     )
