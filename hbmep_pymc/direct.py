@@ -369,11 +369,14 @@ def expand(x, expansion, n_expanded):
         One array: ``x``, then each block of :attr:`DirectPlan.expansion`.
     """
     out = np.empty(n_expanded)
-    out[: x.shape[0]] = x
+    for i in range(x.shape[0]):
+        out[i] = x[i]
     for row in range(expansion.shape[0]):
-        kind, target, first, second, length = expansion[row]
-        for i in range(length):
-            if kind == _EXP:
+        target = expansion[row, 1]
+        first = expansion[row, 2]
+        second = expansion[row, 3]
+        for i in range(expansion[row, 4]):
+            if expansion[row, 0] == _EXP:
                 out[target + i] = math.exp(x[first + i])
             else:
                 out[target + i] = math.exp(x[first]) * math.exp(x[second + i])

@@ -56,67 +56,11 @@ _WINDOW = 8
 """Cells per pass of the compiled loop: one AVX-512 vector, or two AVX2 vectors."""
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
-def _curve_sums(x, y, log_y, start, stop, first, last, a, b, g, h, v, c1, c2):
-    # One curve's cells, start to stop, summed. No branches and no calls to the C library,
-    # and the additions may be reordered, so the compiler runs the loop on vector registers.
-    # The loop walks first to last: a window around the cells, a whole number of vectors
-    # long. Cells of other curves in the window add zero.
-    log_ratio = vecmath.log(h) - vecmath.log(v)
-    width = h + v
-    inverse_c1 = 1.0 / c1
-    inverse_c2 = 1.0 / c2
-    logp = 0.0
-    sum_dz = 0.0
-    sum_dz_distance = 0.0
-    sum_dmu = 0.0
-    sum_dcore = 0.0
-    sum_dcore_sig = 0.0
-    sum_c1 = 0.0
-    sum_c2 = 0.0
-    for i in range(first, last):
-        inside = start <= i < stop
-        distance = x[i] - a
-        z = b * distance - log_ratio
-        e = vecmath.exp(-abs(z))
-        r = 1.0 / (1.0 + e)
-        sig = r if z >= 0.0 else e * r
-        core = -v + width * sig
-
-        # Smooth maximum (EPS / ln 2) softplus(core ln 2 / EPS), exact max(core, 0) past the cutoff.
-        u = core * _LN2 / EPS
-        e = vecmath.exp(-abs(u))
-        e = e if abs(u) < SOFTPLUS_CUTOFF else 0.0
-        r = 1.0 / (1.0 + e)
-        softplus = max(u, 0.0) + vecmath.log1p(e)
-        dsmooth = r if u >= 0.0 else e * r
-        mu = g + softplus * EPS / _LN2
-
-        # Gamma with rate beta = 1 / c1 + 1 / (c2 mu) and shape alpha = mu beta.
-        inverse_mu = 1.0 / mu
-        beta = inverse_c1 + inverse_c2 * inverse_mu
-        alpha = mu * beta
-        log_beta = vecmath.log(beta)
-        lgamma, digamma = vecmath.lgamma_digamma(alpha)
-        dalpha = log_beta - digamma + log_y[i]
-        # The derivative by beta is alpha / beta - y, and alpha / beta is mu.
-        dbeta = mu - y[i]
-        dmu = dalpha * inverse_c1 - dbeta * inverse_c2 * inverse_mu * inverse_mu
-        dcore = dmu * dsmooth
-        dz = dcore * width * sig * (1.0 - sig)
-
-        logp += alpha * log_beta - lgamma + (alpha - 1.0) * log_y[i] - beta * y[i] if inside else 0.0
-        sum_dz += dz if inside else 0.0
-        sum_dz_distance += dz * distance if inside else 0.0
-        sum_dmu += dmu if inside else 0.0
-        sum_dcore += dcore if inside else 0.0
-        sum_dcore_sig += dcore * sig if inside else 0.0
-        sum_c1 += dalpha * mu + dbeta if inside else 0.0
-        sum_c2 += dalpha + dbeta * inverse_mu if inside else 0.0
-    return logp, sum_dz, sum_dz_distance, sum_dmu, sum_dcore, sum_dcore_sig, sum_c1, sum_c2
+_FASTMATH = {"reassoc", "contract", "nsz"}
+"""Reordered additions and fused multiply-adds, but no assumptions about inf and NaN."""
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
 def rectified_logistic_gamma(x, y, log_y, curve, a, b, g, h, v, c1, c2):
     """Sum the gamma log density of responses around rectified-logistic curves, with its gradient.
 
@@ -170,17 +114,73 @@ def rectified_logistic_gamma(x, y, log_y, curve, a, b, g, h, v, c1, c2):
         length = -(-(stop - start) // _WINDOW) * _WINDOW
         first = max(min(start, cells - length), 0)
         last = min(first + length, cells)
-        logp, dz, dz_distance, dmu, dcore, dcore_sig, c1_term, c2_term = _curve_sums(
-            x, y, log_y, start, stop, first, last, a[j], b[j], g[j], h[j], v[j], c1[j], c2[j]
-        )
-        total += logp
-        ga[j] -= b[j] * dz
-        gb[j] += dz_distance
-        gg[j] += dmu
-        gh[j] += dcore_sig - dz / h[j]
-        gv[j] += dcore_sig - dcore + dz / v[j]
-        gc1[j] -= c1_term / (c1[j] * c1[j])
-        gc2[j] -= c2_term / (c2[j] * c2[j])
+        # One curve's cells, start to stop, summed. No branches and no calls to the C library,
+        # and the additions may be reordered, so the compiler runs the loop on vector registers.
+        # The loop walks first to last, a whole number of vectors; other curves' cells add zero.
+        a_j = a[j]
+        b_j = b[j]
+        g_j = g[j]
+        h_j = h[j]
+        v_j = v[j]
+        log_ratio = vecmath.log(h_j) - vecmath.log(v_j)
+        width = h_j + v_j
+        inverse_c1 = 1.0 / c1[j]
+        inverse_c2 = 1.0 / c2[j]
+        sum_logp = 0.0
+        sum_dz = 0.0
+        sum_dz_distance = 0.0
+        sum_dmu = 0.0
+        sum_dcore = 0.0
+        sum_dcore_sig = 0.0
+        sum_c1 = 0.0
+        sum_c2 = 0.0
+        for i in range(first, last):
+            inside = start <= i < stop
+            distance = x[i] - a_j
+            z = b_j * distance - log_ratio
+            e = vecmath.exp(-abs(z))
+            r = 1.0 / (1.0 + e)
+            sig = r if z >= 0.0 else e * r
+            core = -v_j + width * sig
+
+            # Smooth maximum (EPS / ln 2) softplus(core ln 2 / EPS), exact max(core, 0) past the cutoff.
+            u = core * _LN2 / EPS
+            e = vecmath.exp(-abs(u))
+            e = e if abs(u) < SOFTPLUS_CUTOFF else 0.0
+            r = 1.0 / (1.0 + e)
+            softplus = max(u, 0.0) + vecmath.log1p(e)
+            dsmooth = r if u >= 0.0 else e * r
+            mu = g_j + softplus * EPS / _LN2
+
+            # Gamma with rate beta = 1 / c1 + 1 / (c2 mu) and shape alpha = mu beta.
+            inverse_mu = 1.0 / mu
+            beta = inverse_c1 + inverse_c2 * inverse_mu
+            alpha = mu * beta
+            log_beta = vecmath.log(beta)
+            lgamma, digamma = vecmath.lgamma_digamma(alpha)
+            dalpha = log_beta - digamma + log_y[i]
+            # The derivative by beta is alpha / beta - y, and alpha / beta is mu.
+            dbeta = mu - y[i]
+            dmu = dalpha * inverse_c1 - dbeta * inverse_c2 * inverse_mu * inverse_mu
+            dcore = dmu * dsmooth
+            dz = dcore * width * sig * (1.0 - sig)
+
+            sum_logp += alpha * log_beta - lgamma + (alpha - 1.0) * log_y[i] - beta * y[i] if inside else 0.0
+            sum_dz += dz if inside else 0.0
+            sum_dz_distance += dz * distance if inside else 0.0
+            sum_dmu += dmu if inside else 0.0
+            sum_dcore += dcore if inside else 0.0
+            sum_dcore_sig += dcore * sig if inside else 0.0
+            sum_c1 += dalpha * mu + dbeta if inside else 0.0
+            sum_c2 += dalpha + dbeta * inverse_mu if inside else 0.0
+        total += sum_logp
+        ga[j] -= b_j * sum_dz
+        gb[j] += sum_dz_distance
+        gg[j] += sum_dmu
+        gh[j] += sum_dcore_sig - sum_dz / h_j
+        gv[j] += sum_dcore_sig - sum_dcore + sum_dz / v_j
+        gc1[j] -= sum_c1 * inverse_c1 * inverse_c1
+        gc2[j] -= sum_c2 * inverse_c2 * inverse_c2
         start = stop
     # PyTensor's numba back-end represents scalars as 0-d arrays.
     value = np.empty(())

@@ -239,7 +239,7 @@ def add_log_likelihood(
     idata.add_groups(log_likelihood=dataset)
 
 
-_BLOCK_CELLS = 2_000_000
+_BLOCK_CELLS = 1_000_000
 """Draws times cells evaluated at once by :func:`pointwise_log_likelihood`, to bound its memory."""
 
 
@@ -284,9 +284,12 @@ def pointwise_log_likelihood(posterior: xr.Dataset, data: PreparedData, spec: Mo
     """
     rows, muscles = measurement_index(data)
     curve = measurement_curve(data)
-    x = data.intensity[rows]
-    y = data.response[rows, muscles]
+    # Curve by curve, so each curve's parameters broadcast over its cells without a gather.
+    order = np.argsort(curve, kind="stable")
+    x = data.intensity[rows][order]
+    y = data.response[rows, muscles][order]
     log_y = np.log(y)
+    sorted_curve = curve[order]
     names = [*spec.curve.parameters, site.c1, site.c2]
     curve_dims = [*data.features, MUSCLE_DIM]
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
@@ -296,20 +299,27 @@ def pointwise_log_likelihood(posterior: xr.Dataset, data: PreparedData, spec: Mo
     }
     if spec.mixture:
         weight = posterior[site.outlier_prob].transpose("chain", "draw").to_numpy().reshape(-1, 1)
+        x_max = float(np.max(data.intensity))
     out = np.empty((chains * draws, len(curve)))
-    block = max(1, _BLOCK_CELLS // max(len(curve), 1))
-    for start in range(0, chains * draws, block):
-        at_cell = {name: values[start : start + block][:, curve] for name, values in flat.items()}
-        mu = spec.curve(x, eps=EPS, **{p: at_cell[p] for p in spec.curve.parameters})
-        alpha, beta = gamma_shape_rate(mu, at_cell[site.c1], at_cell[site.c2])
-        # The gamma log density as PyMC writes it, in the response's units.
-        log_gamma = alpha * np.log(beta) - special.gammaln(alpha) + (alpha - 1.0) * log_y - beta * y
-        if spec.mixture:
-            q = weight[start : start + block]
-            scale = outlier_scale(spec.curve, at_cell, float(np.max(data.intensity)))
-            log_outlier = np.log(q) + stats.halfnorm.logpdf(y, scale=scale)
-            log_gamma = np.logaddexp(np.log1p(-q) + log_gamma, log_outlier)
-        out[start : start + block] = log_gamma
+    starts = np.flatnonzero(np.r_[True, sorted_curve[1:] != sorted_curve[:-1]])
+    for first, last in zip(starts, [*starts[1:], len(curve)]):
+        j = sorted_curve[first]
+        cells = slice(first, last)
+        block = max(1, _BLOCK_CELLS // (last - first))
+        for start in range(0, chains * draws, block):
+            draws_in_block = slice(start, start + block)
+            at_curve = {name: values[draws_in_block, j, None] for name, values in flat.items()}
+            mu = spec.curve(x[cells], eps=EPS, **{p: at_curve[p] for p in spec.curve.parameters})
+            alpha, beta = gamma_shape_rate(mu, at_curve[site.c1], at_curve[site.c2])
+            # The gamma log density as PyMC writes it, in the response's units.
+            log_gamma = alpha * np.log(beta) - special.gammaln(alpha) + (alpha - 1.0) * log_y[cells] - beta * y[cells]
+            if spec.mixture:
+                q = weight[draws_in_block]
+                scale = outlier_scale(spec.curve, at_curve, x_max)
+                log_outlier = np.log(q) + stats.halfnorm.logpdf(y[cells], scale=scale)
+                log_gamma = np.logaddexp(np.log1p(-q) + log_gamma, log_outlier)
+            out[draws_in_block, cells] = log_gamma
+    out = np.take(out, np.argsort(order), axis=1)
     return out.reshape(chains, draws, len(curve))
 
 

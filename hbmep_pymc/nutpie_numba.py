@@ -146,30 +146,40 @@ def _as_pointer_intrinsic():
     return as_pointer
 
 
-def _unpack_lines(names: list[str], shared_data: dict[str, np.ndarray]) -> list[str]:
-    """Source lines that turn the data pointers in ``user_data`` into arrays."""
-    lines = [
-        "    record = numba.carray(user_data_ptr, (), RECORD)",
-        "    shared = record['shared']",
-    ]
+def _unpack_lines(names: list[str], shared_data: dict[str, np.ndarray], record: np.dtype) -> list[str]:
+    """Source lines that turn the data pointers in ``user_data`` into arrays.
+
+    nutpie's ``user_data`` is a record of 64-bit words: each variable's
+    data pointer, its size and its shape. The lines read it as an array of
+    words at offsets computed here, which numba compiles much faster than
+    access to the fields of a record.
+    """
+    shared = record["shared"]
+    base = record.fields["shared"][1]
+    data_base = base + shared.fields["data"][1]
+    shape_base = base + shared.fields["shape"][1]
+    lines = [f"    words = numba.carray(user_data_ptr, ({record.itemsize // 8},), np.uint64)"]
     for index, name in enumerate(names):
+        pointer = data_base + shared["data"].fields[name][1]
+        shape_start = shape_base + shared["shape"].fields[name][1]
+        if pointer % 8 or shape_start % 8 or shared["data"].fields[name][0].itemsize != 8:
+            raise ValueError(f"Unexpected layout of nutpie's user data: {record}")
         ndim = shared_data[name].ndim
-        shape = "".join(f"int(shared['shape'][{name!r}][()][{axis}]), " for axis in range(ndim))
+        shape = "".join(f"int(words[{shape_start // 8 + axis}]), " for axis in range(ndim))
         lines.append(
-            f"    data_{index} = numba.carray(as_pointer(shared['data'][{name!r}][()]), "
-            f"({shape}), DTYPE_{index})"
+            f"    data_{index} = numba.carray(as_pointer(words[{pointer // 8}]), ({shape}), DTYPE_{index})"
         )
     return lines
 
 
-def _callback_source(header: str, size_check: str, body: list[str], failure: int, names, shared_data) -> str:
+def _callback_source(header: str, size_check: str, body: list[str], failure: int, names, shared_data, record) -> str:
     """Source of one callback: size check, data pointers to arrays, then ``body`` inside a try block."""
     return "\n".join(
         [
             header,
             f"    if {size_check}:",
             f"        return {_WRONG_SIZE}",
-            *_unpack_lines(names, shared_data),
+            *_unpack_lines(names, shared_data, record),
             "    try:",
             *[f"        {line}" for line in body],
             "    except Exception:",
@@ -180,39 +190,40 @@ def _callback_source(header: str, size_check: str, body: list[str], failure: int
     )
 
 
-def _logp_source(names: list[str], shared_data: dict[str, np.ndarray], constants: str = "") -> str:
-    arguments = "".join(f", {name}" for name in constants.split()) + "".join(
-        f", data_{index}" for index in range(len(names))
-    )
+def _logp_source(names: list[str], shared_data: dict[str, np.ndarray], record: np.dtype) -> str:
+    arguments = "".join(f", data_{index}" for index in range(len(names)))
     body = [
         "x = numba.carray(x_ptr, (N_DIM,))",
         "gradient = numba.carray(gradient_ptr, (N_DIM,))",
         "logp = numba.carray(logp_ptr, ())",
         f"value, grad = INNER(x{arguments})",
         "logp[()] = value",
-        "gradient[...] = grad",
-        "if not np.all(np.isfinite(gradient)):",
+        # Plain loops: numba compiles them in a fraction of the time of array assignments.
+        "finite = True",
+        "for i in range(N_DIM):",
+        "    gradient[i] = grad[i]",
+        "    finite = finite and np.isfinite(grad[i])",
+        "if not finite:",
         f"    return {_GRADIENT_NOT_FINITE}",
         "if not np.isfinite(value):",
         f"    return {_LOGP_NOT_FINITE}",
     ]
     header = "def hbmep_logp(dim, x_ptr, gradient_ptr, logp_ptr, user_data_ptr):"
-    return _callback_source(header, "dim != N_DIM", body, _RAISED, names, shared_data)
+    return _callback_source(header, "dim != N_DIM", body, _RAISED, names, shared_data, record)
 
 
-def _expand_source(names: list[str], shared_data: dict[str, np.ndarray], constants: str = "") -> str:
-    arguments = "".join(f", {name}" for name in constants.split()) + "".join(
-        f", data_{index}" for index in range(len(names))
-    )
+def _expand_source(names: list[str], shared_data: dict[str, np.ndarray], record: np.dtype) -> str:
+    arguments = "".join(f", data_{index}" for index in range(len(names)))
     body = [
         "x = numba.carray(x_ptr, (N_DIM,))",
         "out = numba.carray(out_ptr, (N_EXPANDED,))",
         f"(values,) = INNER(x{arguments})",
-        "out[...] = values",
+        "for i in range(N_EXPANDED):",
+        "    out[i] = values[i]",
     ]
     header = "def hbmep_expand(dim, n_expanded, x_ptr, out_ptr, user_data_ptr):"
     size_check = "dim != N_DIM or n_expanded != N_EXPANDED"
-    return _callback_source(header, size_check, body, _EXPAND_FAILED, names, shared_data)
+    return _callback_source(header, size_check, body, _EXPAND_FAILED, names, shared_data, record)
 
 
 def _inner_cache_key(function) -> str | None:
@@ -371,11 +382,11 @@ def _load_recorded(model: pm.Model, path: Path):
         if record["shape_info"][0][: len(free)] != free:
             return None
         user_data = make_user_data(shared_vars, shared_data)
-        sizes = {"N_DIM": record["n_dim"], "N_EXPANDED": record["n_expanded"], "RECORD": user_data.dtype}
+        sizes = {"N_DIM": record["n_dim"], "N_EXPANDED": record["n_expanded"]}
         callbacks = {}
         for function_name, (make_source, signature) in _signatures().items():
             entry = record["callbacks"][function_name]
-            source = make_source(entry["names"], shared_data)
+            source = make_source(entry["names"], shared_data, user_data.dtype)
             # With the callback on disk numba never looks at the inner function; without it typing
             # fails on the placeholder, and the caller compiles everything.
             callbacks[function_name] = _callback(
@@ -460,7 +471,7 @@ def compile_model(model: pm.Model, structure_key=None) -> object:
         names.append(variable.name)
     shared_data, shared_vars = _shared_from_model(model, names)
     user_data = make_user_data(shared_vars, shared_data)
-    sizes = {"N_DIM": n_dim, "N_EXPANDED": n_expanded, "RECORD": user_data.dtype}
+    sizes = {"N_DIM": n_dim, "N_EXPANDED": n_expanded}
 
     callbacks = {}
     entries = {}
@@ -468,7 +479,7 @@ def compile_model(model: pm.Model, structure_key=None) -> object:
         (logp_function, expand_function), _signatures().items()
     ):
         function_names = [variable.name for variable in function.get_shared()]
-        source = make_source(function_names, shared_data)
+        source = make_source(function_names, shared_data, user_data.dtype)
         inner_key = _inner_cache_key(function)
         key = None
         if inner_key is not None:
@@ -508,40 +519,92 @@ def compile_model(model: pm.Model, structure_key=None) -> object:
     )
 
 
+DIRECT_CONSTANTS = ("hbmep_pymc_layout", "hbmep_pymc_prior", "hbmep_pymc_expansion", "hbmep_pymc_sizes")
+"""Arrays of a :class:`~hbmep_pymc.direct.DirectPlan` that travel with the data, not in the compiled code."""
+
+
+def _direct_source(function_name: str, shared_data: dict[str, np.ndarray], record: np.dtype) -> str:
+    """Source of a callback around :mod:`hbmep_pymc.direct`, the same for every plan.
+
+    The plan's arrays and sizes come through ``user_data`` like the data,
+    so one compiled callback serves every number of curves and every prior.
+    """
+    from hbmep_pymc import direct
+
+    names = [*direct.DATA_NAMES, *DIRECT_CONSTANTS]
+    data = ", ".join(f"data_{index}" for index in range(len(direct.DATA_NAMES)))
+    layout, prior, expansion, sizes = (f"data_{len(direct.DATA_NAMES) + index}" for index in range(4))
+    if function_name == _LOGP_NAME:
+        header = "def hbmep_logp(dim, x_ptr, gradient_ptr, logp_ptr, user_data_ptr):"
+        size_check = f"int(dim) != {sizes}[0]"
+        body = [
+            f"x = numba.carray(x_ptr, ({sizes}[0],))",
+            f"gradient = numba.carray(gradient_ptr, ({sizes}[0],))",
+            "logp = numba.carray(logp_ptr, ())",
+            f"value, grad = INNER(x, {layout}, {prior}, {data})",
+            "logp[()] = value",
+            "finite = True",
+            "for i in range(x.shape[0]):",
+            "    gradient[i] = grad[i]",
+            "    finite = finite and np.isfinite(grad[i])",
+            "if not finite:",
+            f"    return {_GRADIENT_NOT_FINITE}",
+            "if not np.isfinite(value):",
+            f"    return {_LOGP_NOT_FINITE}",
+        ]
+        failure = _RAISED
+    else:
+        header = "def hbmep_expand(dim, n_expanded, x_ptr, out_ptr, user_data_ptr):"
+        size_check = f"int(dim) != {sizes}[0] or int(n_expanded) != {sizes}[1]"
+        body = [
+            f"x = numba.carray(x_ptr, ({sizes}[0],))",
+            f"out = numba.carray(out_ptr, ({sizes}[1],))",
+            f"(values,) = INNER(x, {expansion}, {sizes}[1])",
+            "for i in range(out.shape[0]):",
+            "    out[i] = values[i]",
+        ]
+        failure = _EXPAND_FAILED
+    lines = _unpack_lines(names, shared_data, record)
+    return "\n".join(
+        [
+            header,
+            *lines,
+            f"    if {size_check}:",
+            f"        return {_WRONG_SIZE}",
+            "    try:",
+            *[f"        {line}" for line in body],
+            "    except Exception:",
+            f"        return {failure}",
+            "    return 0",
+            "",
+        ]
+    )
+
+
 def _compile_direct(model: pm.Model, plan) -> object:
     """Build nutpie's model from the functions of :mod:`hbmep_pymc.direct`, without PyTensor."""
     from nutpie.compile_pymc import make_user_data
 
     from hbmep_pymc import direct
 
-    names = list(direct.DATA_NAMES)
-    shared_data, shared_vars = _shared_from_model(model, names)
+    shared_data, shared_vars = _shared_from_model(model, direct.DATA_NAMES)
+    constants = (plan.layout, plan.prior, plan.expansion, np.array([plan.n_dim, plan.n_expanded], dtype=np.int64))
+    for name, value in zip(DIRECT_CONSTANTS, constants):
+        value = np.array(value, order="C", copy=True)
+        value.flags.writeable = False
+        shared_data[name] = value
+        # nutpie's record needs only each variable's number of dimensions.
+        shared_vars[name] = value
+    names = list(shared_data)
     user_data = make_user_data(shared_vars, shared_data)
-    sizes = {
-        "N_DIM": plan.n_dim,
-        "N_EXPANDED": plan.n_expanded,
-        "RECORD": user_data.dtype,
-        "LAYOUT": plan.layout,
-        "PRIOR": plan.prior,
-        "EXPANSION": plan.expansion,
-    }
-    parts = {
-        _LOGP_NAME: (direct.log_density, names, "LAYOUT PRIOR"),
-        _EXPAND_NAME: (direct.expand, [], "EXPANSION N_EXPANDED"),
-    }
     callbacks = {}
-    for function_name, (make_source, signature) in _signatures().items():
-        inner, function_names, constants = parts[function_name]
-        source = make_source(function_names, shared_data, constants)
-        text = repr(
-            (
-                _versions(), source_digest(), source, plan.layout.tolist(), plan.prior.tolist(),
-                plan.expansion.tolist(), user_data.dtype.descr, plan.n_dim, plan.n_expanded,
-            )
-        )
+    for function_name, (_, signature) in _signatures().items():
+        source = _direct_source(function_name, shared_data, user_data.dtype)
+        inner = direct.log_density if function_name == _LOGP_NAME else direct.expand
+        text = repr((_versions(), source_digest(), source, user_data.dtype.descr))
         key = "hbmep_pymc_direct_" + hashlib.sha256(text.encode()).hexdigest()
         callbacks[function_name] = _callback(
-            source, function_name, inner, function_names, shared_data, signature, sizes, key
+            source, function_name, inner, names, shared_data, signature, {}, key
         )
     logger.info("Compiled the default model's own log density for nutpie")
     return _assemble(

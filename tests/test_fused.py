@@ -63,7 +63,7 @@ def test_kernel_python_and_numba_agree():
     compiled = fused.rectified_logistic_gamma(x, y, np.log(y), curve, *parameters)
     interpreted = fused.rectified_logistic_gamma.py_func(x, y, np.log(y), curve, *parameters)
     for got, expected in zip(compiled, interpreted):
-        np.testing.assert_allclose(got, expected, rtol=1e-12)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
 
 
 def test_numba_and_python_backends_agree():
