@@ -173,13 +173,13 @@ def _unpack_lines(names: list[str], shared_data: dict[str, np.ndarray], record: 
 
 
 def _callback_source(header: str, size_check: str, body: list[str], failure: int, names, shared_data, record) -> str:
-    """Source of one callback: size check, data pointers to arrays, then ``body`` inside a try block."""
+    """Source of one callback: data pointers to arrays, size check, then ``body`` inside a try block."""
     return "\n".join(
         [
             header,
+            *_unpack_lines(names, shared_data, record),
             f"    if {size_check}:",
             f"        return {_WRONG_SIZE}",
-            *_unpack_lines(names, shared_data, record),
             "    try:",
             *[f"        {line}" for line in body],
             "    except Exception:",
@@ -564,21 +564,7 @@ def _direct_source(function_name: str, shared_data: dict[str, np.ndarray], recor
             "    out[i] = values[i]",
         ]
         failure = _EXPAND_FAILED
-    lines = _unpack_lines(names, shared_data, record)
-    return "\n".join(
-        [
-            header,
-            *lines,
-            f"    if {size_check}:",
-            f"        return {_WRONG_SIZE}",
-            "    try:",
-            *[f"        {line}" for line in body],
-            "    except Exception:",
-            f"        return {failure}",
-            "    return 0",
-            "",
-        ]
-    )
+    return _callback_source(header, size_check, body, failure, names, shared_data, record)
 
 
 def _compile_direct(model: pm.Model, plan) -> object:

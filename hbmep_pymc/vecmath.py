@@ -152,6 +152,22 @@ def exp(x: float) -> float:
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
+def _atanh_series(z):
+    # (atanh(s) / s - 1) / s**2 = 1/3 + z/5 + z**2/7 + ... with z = s**2, to the term in z**10.
+    p = 1.0 / 23.0
+    p = p * z + 1.0 / 21.0
+    p = p * z + 1.0 / 19.0
+    p = p * z + 1.0 / 17.0
+    p = p * z + 1.0 / 15.0
+    p = p * z + 1.0 / 13.0
+    p = p * z + 1.0 / 11.0
+    p = p * z + 1.0 / 9.0
+    p = p * z + 1.0 / 7.0
+    p = p * z + 1.0 / 5.0
+    return p * z + 1.0 / 3.0
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def log(x: float) -> float:
     """Natural logarithm, vectorisable by numba.
 
@@ -181,17 +197,7 @@ def log(x: float) -> float:
     k = k + 1.0 if above else k
     s = (m - 1.0) / (m + 1.0)
     z = s * s
-    p = 1.0 / 23.0
-    p = p * z + 1.0 / 21.0
-    p = p * z + 1.0 / 19.0
-    p = p * z + 1.0 / 17.0
-    p = p * z + 1.0 / 15.0
-    p = p * z + 1.0 / 13.0
-    p = p * z + 1.0 / 11.0
-    p = p * z + 1.0 / 9.0
-    p = p * z + 1.0 / 7.0
-    p = p * z + 1.0 / 5.0
-    p = p * z + 1.0 / 3.0
+    p = _atanh_series(z)
     value = k * _LN2_HI + (2.0 * s + (2.0 * s * z * p + k * _LN2_LO))
     value = value if x > 0.0 else math.nan
     value = -math.inf if x == 0.0 else value
@@ -222,17 +228,7 @@ def log1p(x: float) -> float:
     # rounding of 1 + x enters. Elsewhere 1 + x carries no cancellation.
     s = x / (2.0 + x)
     z = s * s
-    p = 1.0 / 23.0
-    p = p * z + 1.0 / 21.0
-    p = p * z + 1.0 / 19.0
-    p = p * z + 1.0 / 17.0
-    p = p * z + 1.0 / 15.0
-    p = p * z + 1.0 / 13.0
-    p = p * z + 1.0 / 11.0
-    p = p * z + 1.0 / 9.0
-    p = p * z + 1.0 / 7.0
-    p = p * z + 1.0 / 5.0
-    p = p * z + 1.0 / 3.0
+    p = _atanh_series(z)
     near = 2.0 * s + 2.0 * s * z * p
     far = log(1.0 + x)
     return near if abs(x) < _LOG1P_NEAR else far
