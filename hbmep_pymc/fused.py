@@ -148,7 +148,7 @@ def rectified_logistic_gamma(x, y, log_y, curve, a, b, g, h, v, c1, c2):
             e = vecmath.exp(-abs(u))
             e = e if abs(u) < SOFTPLUS_CUTOFF else 0.0
             r = 1.0 / (1.0 + e)
-            softplus = max(u, 0.0) + vecmath.log1p(e)
+            softplus = max(u, 0.0) + vecmath.log1p_unit(e)
             dsmooth = r if u >= 0.0 else e * r
             mu = g_j + softplus * EPS / _LN2
 

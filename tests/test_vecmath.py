@@ -95,3 +95,11 @@ def test_callable_from_python():
     assert vecmath.exp(1.0) == pytest.approx(np.e, rel=1e-15)
     assert vecmath.log(10.0) == pytest.approx(np.log(10.0), rel=1e-15)
     assert vecmath.lgamma_digamma(5.0)[0] == pytest.approx(np.log(24.0), rel=1e-15)
+
+
+@pytest.mark.parametrize("fastmath", FLAG_SETS)
+def test_log1p_unit(fastmath):
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.uniform(0.0, 1.0, 20000), np.exp(rng.uniform(-700.0, 0.0, 20000)), [0.0, 1.0]])
+    got = _vectorised(vecmath.log1p_unit, fastmath)(x)[0]
+    np.testing.assert_allclose(got, np.log1p(x), rtol=5e-16, atol=0.0)
