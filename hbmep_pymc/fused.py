@@ -138,18 +138,22 @@ def rectified_logistic_gamma(x, y, log_y, curve, a, b, g, h, v, c1, c2):
             inside = start <= i < stop
             distance = x[i] - a_j
             z = b_j * distance - log_ratio
-            e = vecmath.exp(-abs(z))
-            r = 1.0 / (1.0 + e)
-            sig = r if z >= 0.0 else e * r
+            e_z = vecmath.exp(-abs(z))
+            sig_partial = 1.0 / (1.0 + e_z)
+            sig = sig_partial if z >= 0.0 else e_z * sig_partial
             core = -v_j + width * sig
 
             # Smooth maximum (EPS / ln 2) softplus(core ln 2 / EPS), exact max(core, 0) past the cutoff.
+            # 1 / (1 + e) and e / (2 + e), the argument of the logarithm's series, share one division.
             u = core * _LN2 / EPS
-            e = vecmath.exp(-abs(u))
-            e = e if abs(u) < SOFTPLUS_CUTOFF else 0.0
-            r = 1.0 / (1.0 + e)
-            softplus = max(u, 0.0) + vecmath.log1p_unit(e)
-            dsmooth = r if u >= 0.0 else e * r
+            e_u = vecmath.exp(-abs(u))
+            e_u = e_u if abs(u) < SOFTPLUS_CUTOFF else 0.0
+            one_e_u = 1.0 + e_u
+            two_e_u = 2.0 + e_u
+            reciprocal = 1.0 / (one_e_u * two_e_u)
+            r = two_e_u * reciprocal
+            softplus = max(u, 0.0) + vecmath.log1p_unit_ratio(e_u * one_e_u * reciprocal)
+            dsmooth = r if u >= 0.0 else e_u * r
             mu = g_j + softplus * EPS / _LN2
 
             # Gamma with rate beta = 1 / c1 + 1 / (c2 mu) and shape alpha = mu beta.

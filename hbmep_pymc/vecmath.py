@@ -257,7 +257,30 @@ def log1p_unit(x: float) -> float:
     >>> abs(log1p_unit(1.0) - math.log(2.0)) < 1e-16
     True
     """
-    s = x / (2.0 + x)
+    return log1p_unit_ratio(x / (2.0 + x))
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def log1p_unit_ratio(s: float) -> float:
+    """:func:`log1p_unit` of ``x``, given ``s = x / (2 + x)``.
+
+    For callers that get ``s`` from a division they make anyway.
+
+    Parameters
+    ----------
+    s : float
+        ``x / (2 + x)``, from 0 to 1/3.
+
+    Returns
+    -------
+    float
+        ``ln(1 + x) = 2 atanh(s)``.
+
+    Examples
+    --------
+    >>> abs(log1p_unit_ratio(1.0 / 3.0) - math.log(2.0)) < 1e-16
+    True
+    """
     z = s * s
     p = 1.0 / 35.0
     for k in range(16, 0, -1):

@@ -103,3 +103,9 @@ def test_log1p_unit(fastmath):
     x = np.concatenate([rng.uniform(0.0, 1.0, 20000), np.exp(rng.uniform(-700.0, 0.0, 20000)), [0.0, 1.0]])
     got = _vectorised(vecmath.log1p_unit, fastmath)(x)[0]
     np.testing.assert_allclose(got, np.log1p(x), rtol=5e-16, atol=0.0)
+
+
+def test_log1p_unit_ratio_matches_log1p_unit():
+    x = np.linspace(0.0, 1.0, 1001)
+    got = np.array([vecmath.log1p_unit_ratio(value / (2.0 + value)) for value in x])
+    np.testing.assert_allclose(got, np.log1p(x), rtol=5e-16, atol=0.0)
