@@ -122,7 +122,7 @@ def rectified_logistic_gamma(x, y, log_y, curve, a, b, g, h, v, c1, c2):
         g_j = g[j]
         h_j = h[j]
         v_j = v[j]
-        log_ratio = vecmath.log(h_j) - vecmath.log(v_j)
+        log_ratio = math.log(h_j) - math.log(v_j)
         width = h_j + v_j
         inverse_c1 = 1.0 / c1[j]
         inverse_c2 = 1.0 / c2[j]

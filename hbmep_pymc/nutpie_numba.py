@@ -172,18 +172,27 @@ def _unpack_lines(names: list[str], shared_data: dict[str, np.ndarray], record: 
     return lines
 
 
-def _callback_source(header: str, size_check: str, body: list[str], failure: int, names, shared_data, record) -> str:
-    """Source of one callback: data pointers to arrays, size check, then ``body`` inside a try block."""
+def _callback_source(
+    header: str, size_check: str, body: list[str], failure: int, names, shared_data, record, guard: bool = True
+) -> str:
+    """Source of one callback: data pointers to arrays, size check, then ``body``.
+
+    With ``guard``, ``body`` runs inside a try block that turns an exception
+    into the return code ``failure``. PyTensor's graphs raise on invalid
+    parameters, so their callbacks need it. The block costs about 1.5 s of
+    compilation per callback.
+    """
+    if guard:
+        inner = ["    try:", *[f"        {line}" for line in body], "    except Exception:", f"        return {failure}"]
+    else:
+        inner = [f"    {line}" for line in body]
     return "\n".join(
         [
             header,
             *_unpack_lines(names, shared_data, record),
             f"    if {size_check}:",
             f"        return {_WRONG_SIZE}",
-            "    try:",
-            *[f"        {line}" for line in body],
-            "    except Exception:",
-            f"        return {failure}",
+            *inner,
             "    return 0",
             "",
         ]
@@ -541,6 +550,8 @@ def _direct_source(function_name: str, shared_data: dict[str, np.ndarray], recor
             f"x = numba.carray(x_ptr, ({sizes}[0],))",
             f"gradient = numba.carray(gradient_ptr, ({sizes}[0],))",
             "logp = numba.carray(logp_ptr, ())",
+            # Should the call ever raise, numba returns 0 from the callback; NaN makes nutpie reject the point.
+            "logp[()] = np.nan",
             f"value, grad = INNER(x, {layout}, {prior}, {data})",
             "logp[()] = value",
             "finite = True",
@@ -564,7 +575,9 @@ def _direct_source(function_name: str, shared_data: dict[str, np.ndarray], recor
             "    out[i] = values[i]",
         ]
         failure = _EXPAND_FAILED
-    return _callback_source(header, size_check, body, failure, names, shared_data, record)
+    # The direct functions use NumPy's error model and no bounds checks: only a failed allocation
+    # of a few hundred bytes could raise. So no try block.
+    return _callback_source(header, size_check, body, failure, names, shared_data, record, guard=False)
 
 
 def _compile_direct(model: pm.Model, plan) -> object:
