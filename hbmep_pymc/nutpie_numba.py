@@ -199,6 +199,21 @@ def _callback_source(
     )
 
 
+_STORE_LOGP = [
+    "logp[()] = value",
+    # Plain loops: numba compiles them in a fraction of the time of array assignments.
+    "finite = True",
+    "for i in range(x.shape[0]):",
+    "    gradient[i] = grad[i]",
+    "    finite = finite and np.isfinite(grad[i])",
+    "if not finite:",
+    f"    return {_GRADIENT_NOT_FINITE}",
+    "if not np.isfinite(value):",
+    f"    return {_LOGP_NOT_FINITE}",
+]
+"""Source lines of a log-density callback after the call: store the value and gradient, check them."""
+
+
 def _logp_source(names: list[str], shared_data: dict[str, np.ndarray], record: np.dtype) -> str:
     arguments = "".join(f", data_{index}" for index in range(len(names)))
     body = [
@@ -206,16 +221,7 @@ def _logp_source(names: list[str], shared_data: dict[str, np.ndarray], record: n
         "gradient = numba.carray(gradient_ptr, (N_DIM,))",
         "logp = numba.carray(logp_ptr, ())",
         f"value, grad = INNER(x{arguments})",
-        "logp[()] = value",
-        # Plain loops: numba compiles them in a fraction of the time of array assignments.
-        "finite = True",
-        "for i in range(N_DIM):",
-        "    gradient[i] = grad[i]",
-        "    finite = finite and np.isfinite(grad[i])",
-        "if not finite:",
-        f"    return {_GRADIENT_NOT_FINITE}",
-        "if not np.isfinite(value):",
-        f"    return {_LOGP_NOT_FINITE}",
+        *_STORE_LOGP,
     ]
     header = "def hbmep_logp(dim, x_ptr, gradient_ptr, logp_ptr, user_data_ptr):"
     return _callback_source(header, "dim != N_DIM", body, _RAISED, names, shared_data, record)
@@ -553,15 +559,7 @@ def _direct_source(function_name: str, shared_data: dict[str, np.ndarray], recor
             # Should the call ever raise, numba returns 0 from the callback; NaN makes nutpie reject the point.
             "logp[()] = np.nan",
             f"value, grad = INNER(x, {layout}, {prior}, {data})",
-            "logp[()] = value",
-            "finite = True",
-            "for i in range(x.shape[0]):",
-            "    gradient[i] = grad[i]",
-            "    finite = finite and np.isfinite(grad[i])",
-            "if not finite:",
-            f"    return {_GRADIENT_NOT_FINITE}",
-            "if not np.isfinite(value):",
-            f"    return {_LOGP_NOT_FINITE}",
+            *_STORE_LOGP,
         ]
         failure = _RAISED
     else:
