@@ -7,8 +7,9 @@ import scipy.special
 
 from hbmep_pymc import vecmath
 
-# The fused likelihood compiles these functions with reordered additions allowed;
-# they must keep their accuracy there too.
+# Tolerances allow a few units in the last place, since CPUs with and without fused
+# multiply-add round differently. The fused likelihood compiles these functions with
+# reordered additions allowed, and they must keep their accuracy there too.
 FLAG_SETS = [False, {"reassoc", "contract", "nsz"}]
 
 
@@ -39,7 +40,7 @@ def test_exp(fastmath):
     x = np.concatenate([rng.uniform(-745.0, 709.0, 20000), rng.uniform(-40.0, 40.0, 20000)])
     got = _vectorised(vecmath.exp, fastmath)(x)[0]
     if not fastmath:
-        np.testing.assert_allclose(got, np.exp(x), rtol=5e-16, atol=0.0)
+        np.testing.assert_allclose(got, np.exp(x), rtol=1e-15, atol=0.0)
     else:
         # Reordering merges the two parts of ln 2 in the argument reduction: the relative
         # error grows with |x|, and subnormal results lose their last bits.
@@ -58,7 +59,7 @@ def test_log(fastmath):
     rng = np.random.default_rng(1)
     x = np.concatenate([np.exp(rng.uniform(-740.0, 709.0, 20000)), 1.0 + rng.uniform(-0.01, 0.01, 20000)])
     got = _vectorised(vecmath.log, fastmath)(x)[0]
-    assert _relative_error(got, np.log(x)) < 5e-16
+    assert _relative_error(got, np.log(x)) < 1e-15
     near_one = 1.0 + rng.uniform(-1e-3, 1e-3, 1000)
     np.testing.assert_allclose(_vectorised(vecmath.log, fastmath)(near_one)[0], np.log(near_one), rtol=1e-15)
     special = np.array([0.0, -1.0, 5e-324, 1e-310, np.inf, np.nan, 1.0])
@@ -71,7 +72,7 @@ def test_log1p(fastmath):
     rng = np.random.default_rng(2)
     x = np.concatenate([np.exp(rng.uniform(-700.0, 0.0, 20000)), -np.exp(rng.uniform(-700.0, -1e-3, 5000)), rng.uniform(0.0, 1e6, 5000)])
     got = _vectorised(vecmath.log1p, fastmath)(x)[0]
-    np.testing.assert_allclose(got, np.log1p(x), rtol=5e-16, atol=0.0)
+    np.testing.assert_allclose(got, np.log1p(x), rtol=1e-15, atol=0.0)
     special = np.array([-1.0, -2.0, np.inf, np.nan, 0.0])
     with np.errstate(divide="ignore", invalid="ignore"):
         np.testing.assert_array_equal(_vectorised(vecmath.log1p, fastmath)(special)[0], np.log1p(special))
@@ -102,10 +103,10 @@ def test_log1p_unit(fastmath):
     rng = np.random.default_rng(5)
     x = np.concatenate([rng.uniform(0.0, 1.0, 20000), np.exp(rng.uniform(-700.0, 0.0, 20000)), [0.0, 1.0]])
     got = _vectorised(vecmath.log1p_unit, fastmath)(x)[0]
-    np.testing.assert_allclose(got, np.log1p(x), rtol=5e-16, atol=0.0)
+    np.testing.assert_allclose(got, np.log1p(x), rtol=1e-15, atol=0.0)
 
 
 def test_log1p_unit_ratio_matches_log1p_unit():
     x = np.linspace(0.0, 1.0, 1001)
     got = np.array([vecmath.log1p_unit_ratio(value / (2.0 + value)) for value in x])
-    np.testing.assert_allclose(got, np.log1p(x), rtol=5e-16, atol=0.0)
+    np.testing.assert_allclose(got, np.log1p(x), rtol=1e-15, atol=0.0)
