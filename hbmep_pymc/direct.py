@@ -99,7 +99,8 @@ _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def _eligible_priors(priors) -> bool:
     a_loc = priors[site.a_loc]
-    if a_loc.distribution != "TruncatedNormal" or set(a_loc.parameters) - {"mu", "sigma", "lower"}:
+    parameters = set(a_loc.parameters)
+    if a_loc.distribution != "TruncatedNormal" or not {"mu", "sigma"} <= parameters <= {"mu", "sigma", "lower"}:
         return False
     if a_loc.parameters.get("lower", 0.0) != 0.0:
         return False
@@ -245,7 +246,7 @@ def plan_of(model: pm.Model) -> DirectPlan | None:
 
 @numba.njit(cache=True, error_model="numpy")
 def _log_upper_tail(alpha):
-    # log(1 - Phi(alpha)) and its derivative, for a clipped alpha; zero derivative where clipped.
+    # log(1 - Phi(alpha)) and its derivative, with alpha clipped. The derivative is zero where clipped.
     clipped = min(max(alpha, -_CLIP), _CLIP)
     tail = 0.5 * math.erfc(clipped / _SQRT2)
     density = math.exp(-0.5 * clipped * clipped - _LOG_SQRT_2PI)
@@ -255,7 +256,7 @@ def _log_upper_tail(alpha):
 
 @numba.njit(cache=True, error_model="numpy")
 def log_density(x, layout, prior, intensity, response, log_response, curve):
-    """Log density of the default model on nutpie's unconstrained vector, with its gradient.
+    """Return the log density of the default model on nutpie's unconstrained vector, with its gradient.
 
     Parameters
     ----------
@@ -275,7 +276,7 @@ def log_density(x, layout, prior, intensity, response, log_response, curve):
     curves = layout[_CURVES]
     gradient = np.zeros(x.shape[0])
 
-    # a_loc ~ TruncatedNormal(mu0, sigma0, lower=0); its normalising constant does not change.
+    # a_loc ~ TruncatedNormal(mu0, sigma0, lower=0), whose normalising constant is fixed.
     theta = x[layout[_A_LOC]]
     a_loc = math.exp(theta)
     mu0 = prior[_ALOC_MU]

@@ -40,8 +40,8 @@ from pytensor.gradient import DisconnectedType
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-from hbmep_pymc.functional import EPS, SOFTPLUS_CUTOFF
 from hbmep_pymc import vecmath
+from hbmep_pymc.functional import EPS, SOFTPLUS_CUTOFF
 from hbmep_pymc.nutpie_numba import source_digest
 
 PARAMETERS = ("a", "b", "g", "h", "v", "c1", "c2")
@@ -114,9 +114,8 @@ def rectified_logistic_gamma(x, y, log_y, curve, a, b, g, h, v, c1, c2):
         length = -(-(stop - start) // _WINDOW) * _WINDOW
         first = max(min(start, cells - length), 0)
         last = min(first + length, cells)
-        # One curve's cells, start to stop, summed. No branches and no calls to the C library,
-        # and the additions may be reordered, so the compiler runs the loop on vector registers.
-        # The loop walks first to last, a whole number of vectors; other curves' cells add zero.
+        # Sum one curve's cells, start to stop. The loop has no branches and calls no C library,
+        # so it runs on vector registers. It walks first to last, and other curves' cells add zero.
         a_j = a[j]
         b_j = b[j]
         g_j = g[j]

@@ -163,7 +163,10 @@ def _unpack_lines(names: list[str], shared_data: dict[str, np.ndarray], record: 
         pointer = data_base + shared["data"].fields[name][1]
         shape_start = shape_base + shared["shape"].fields[name][1]
         if pointer % 8 or shape_start % 8 or shared["data"].fields[name][0].itemsize != 8:
-            raise ValueError(f"Unexpected layout of nutpie's user data: {record}")
+            raise ValueError(
+                f"Invalid layout of nutpie's user data (not 64-bit words): {record}. "
+                "Install a nutpie version within the range that pyproject.toml pins."
+            )
         ndim = shared_data[name].ndim
         shape = "".join(f"int(words[{shape_start // 8 + axis}]), " for axis in range(ndim))
         lines.append(
@@ -182,10 +185,9 @@ def _callback_source(
     parameters, so their callbacks need it. The block costs about 1.5 s of
     compilation per callback.
     """
+    inner = [f"    {line}" for line in body]
     if guard:
-        inner = ["    try:", *[f"        {line}" for line in body], "    except Exception:", f"        return {failure}"]
-    else:
-        inner = [f"    {line}" for line in body]
+        inner = ["    try:", *[f"    {line}" for line in inner], "    except Exception:", f"        return {failure}"]
     return "\n".join(
         [
             header,

@@ -83,7 +83,7 @@ def _split_ln2() -> tuple[float, float]:
 _LN2_HI, _LN2_LO = _split_ln2()
 _LOG2E = 1.0 / math.log(2.0)
 _ROUNDING_SHIFT = 6755399441055744.0
-"""``1.5 * 2**52``: adding it rounds a float of magnitude below ``2**51`` to an integer."""
+"""``1.5 * 2**52``: the bits of ``n + 1.5 * 2**52`` minus its own bits are the integer ``n``."""
 
 _EXPONENT_SHIFT = 4503599627370496.0
 """``2**52``, whose bits with an integer below ``2**52`` in the mantissa read as that integer plus ``2**52``."""
@@ -105,7 +105,7 @@ _SHIFTED_MAXIMUM = 1e8
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def exp(x: float) -> float:
-    """Exponential function, vectorisable by numba.
+    """Return ``e**x``, in a form that numba vectorises.
 
     Parameters
     ----------
@@ -170,7 +170,7 @@ def _atanh_series(z):
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def log(x: float) -> float:
-    """Natural logarithm, vectorisable by numba.
+    """Return the natural logarithm of ``x``, in a form that numba vectorises.
 
     Parameters
     ----------
@@ -208,7 +208,7 @@ def log(x: float) -> float:
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def log1p(x: float) -> float:
-    """``log(1 + x)``, accurate for small ``x``, vectorisable by numba.
+    """Return ``log(1 + x)``, accurate for small ``x``, in a form that numba vectorises.
 
     Parameters
     ----------
@@ -237,7 +237,7 @@ def log1p(x: float) -> float:
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def log1p_unit(x: float) -> float:
-    """``log(1 + x)`` for ``0 <= x <= 1``, vectorisable by numba, with one division.
+    """Return ``log(1 + x)`` for ``0 <= x <= 1`` with one division, in a form that numba vectorises.
 
     ``2 atanh(s)`` with ``s = x / (2 + x) <= 1 / 3``, summed to ``s**35``. It
     is shorter than :func:`log1p`, which also covers the rest of the line.
@@ -262,7 +262,7 @@ def log1p_unit(x: float) -> float:
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def log1p_unit_ratio(s: float) -> float:
-    """:func:`log1p_unit` of ``x``, given ``s = x / (2 + x)``.
+    """Return :func:`log1p_unit` of ``x``, given ``s = x / (2 + x)``.
 
     For callers that get ``s`` from a division they make anyway.
 
@@ -290,7 +290,7 @@ def log1p_unit_ratio(s: float) -> float:
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def lgamma_digamma(x: float) -> tuple[float, float]:
-    """Log-gamma and digamma functions of a positive argument, vectorisable by numba.
+    """Return the log-gamma and digamma functions of a positive argument, in a form that numba vectorises.
 
     Parameters
     ----------
@@ -322,7 +322,7 @@ def lgamma_digamma(x: float) -> tuple[float, float]:
     inverse = 1.0 / z
     f = inverse * inverse
     log_z = log(z)
-    # Stirling's series for ln Gamma(z) and psi(z); the coefficients are B_2k / (2k (2k - 1)) and B_2k / (2k).
+    # Stirling's series for ln Gamma(z) and psi(z), with coefficients B_2k / (2k (2k - 1)) and B_2k / (2k).
     series = -3617.0 / 122400.0
     series = series * f + 1.0 / 156.0
     series = series * f - 691.0 / 360360.0

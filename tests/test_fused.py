@@ -96,8 +96,8 @@ def test_second_derivative_raises():
 
 @pytest.mark.parametrize("cells", [3, 8, 61, 500])
 def test_kernel_does_not_depend_on_cell_order(cells):
-    # Sorted cells make long runs of one curve; shuffled cells make runs of one or two,
-    # whose vector windows reach into other curves' cells and past the ends of the arrays.
+    # Sorted cells make long runs of one curve. Shuffled cells make runs of one or two,
+    # so the vector windows reach into other curves' cells and past the ends of the arrays.
     rng = np.random.default_rng(cells)
     curves = 5
     x = rng.uniform(10.0, 90.0, cells)
