@@ -23,7 +23,9 @@ only for the model the functions implement:
 - ``a_loc`` truncated normal with lower bound 0, ``a_scale`` and every
   ``*_scale`` half-normal, as in :meth:`hbmep_pymc.Priors.default`, with any
   parameter values;
-- every free variable on the log scale.
+- every free variable on the log scale;
+- each shape parameter non-centred (``p = p_scale * p_raw``) or centred
+  (``p ~ HalfNormal(p_scale)``), as :attr:`ModelSpec.centered` says.
 
 Any other model gets ``None`` and is compiled from its PyTensor graph as
 before. The tests compare the log density, its gradient and the expansion
@@ -47,7 +49,9 @@ SHAPE_PARAMETERS = ("b", "g", "h", "v", "c1", "c2")
 
 _A_LOC, _A_SCALE, _A = 0, 1, 2
 _CURVES = 3 + 2 * len(SHAPE_PARAMETERS)
-"""Last entry of the layout: the number of curves."""
+"""Entry of the layout that holds the number of curves."""
+_CENTERED = _CURVES + 1
+"""First of the layout's flags, one per shape parameter: 1 where it is sampled centred."""
 
 _ALOC_MU, _ALOC_SIGMA, _ASCALE_SIGMA = 0, 1, 2
 _HALF_LOG_2_OVER_PI = 0.5 * math.log(2.0 / math.pi)
@@ -56,8 +60,9 @@ _SQRT2 = math.sqrt(2.0)
 _CLIP = 35.0
 """Standardised bounds are clipped here, as in :mod:`hbmep_pymc.distributions`."""
 
-_EXP, _PRODUCT = 0, 1
-"""Kinds of rows of the expansion plan: ``exp`` of one block, or the product of two blocks' ``exp``."""
+_EXP, _PRODUCT, _RATIO = 0, 1, 2
+"""Kinds of rows of the expansion plan: ``exp`` of one block, the product of two blocks' ``exp``,
+or the first block's ``exp`` divided by the second's (``p_raw`` of a centred ``p``)."""
 
 DATA_NAMES = ("measurement_intensity", "response", "log_response", "measurement_curve")
 """Data of the fused model that the log density reads, in argument order."""
@@ -71,8 +76,9 @@ class DirectPlan:
     ----------
     layout : numpy.ndarray of int64
         Offsets in the unconstrained vector of ``a_loc``, ``a_scale``,
-        ``a``, then each shape parameter's scale and raw values, and last
-        the number of curves.
+        ``a``, then of each shape parameter's scale and per-curve values
+        (``p_raw``, or ``p`` itself where it is centred); then the number
+        of curves and one flag per shape parameter, 1 where it is centred.
     prior : numpy.ndarray of float64
         ``mu`` and ``sigma`` of the ``a_loc`` prior, then the ``sigma`` of
         ``a_scale`` and of each shape parameter's scale.
@@ -145,7 +151,8 @@ def make_plan(model: pm.Model, spec) -> DirectPlan | None:
     if FUSED_LIKELIHOOD not in model.named_vars:
         return None
     hyper = [site.a_loc, site.a_scale, *(f"{p}_scale" for p in SHAPE_PARAMETERS)]
-    per_curve = [site.a, *(f"{p}_raw" for p in SHAPE_PARAMETERS)]
+    sampled = {p: p if p in spec.centered else f"{p}_raw" for p in SHAPE_PARAMETERS}
+    per_curve = [site.a, *sampled.values()]
     free = [rv.name for rv in model.free_RVs]
     if sorted(free) != sorted(hyper + per_curve):
         return None
@@ -174,8 +181,9 @@ def make_plan(model: pm.Model, spec) -> DirectPlan | None:
 
     layout = [offsets[site.a_loc], offsets[site.a_scale], offsets[site.a]]
     for p in SHAPE_PARAMETERS:
-        layout += [offsets[f"{p}_scale"], offsets[f"{p}_raw"]]
+        layout += [offsets[f"{p}_scale"], offsets[sampled[p]]]
     layout.append(curves)
+    layout += [int(p in spec.centered) for p in SHAPE_PARAMETERS]
 
     priors = spec.priors
     prior = [priors[site.a_loc].parameters["mu"], priors[site.a_loc].parameters["sigma"]]
@@ -194,6 +202,11 @@ def make_plan(model: pm.Model, spec) -> DirectPlan | None:
         elif name in SHAPE_PARAMETERS:
             length = curves
             rows.append((_PRODUCT, count, offsets[f"{name}_scale"], offsets[f"{name}_raw"], length))
+            block_shape = shape(name)
+        elif name.endswith("_raw") and name[: -len("_raw")] in spec.centered:
+            parameter = name[: -len("_raw")]
+            length = curves
+            rows.append((_RATIO, count, offsets[parameter], offsets[f"{parameter}_scale"], length))
             block_shape = shape(name)
         else:
             return None
@@ -297,21 +310,33 @@ def log_density(x, layout, prior, intensity, response, log_response, curve):
     # Per-curve values on the natural scale.
     a = np.empty(curves)
     values = np.empty((len(SHAPE_PARAMETERS), curves))
-    scales = np.empty(len(SHAPE_PARAMETERS))
     for k in range(len(SHAPE_PARAMETERS)):
-        theta = x[layout[3 + 2 * k]]
-        scale = math.exp(theta)
-        scales[k] = scale
+        log_scale = x[layout[3 + 2 * k]]
+        scale = math.exp(log_scale)
         ratio = scale / prior[3 + k]
-        total += _HALF_LOG_2_OVER_PI - math.log(prior[3 + k]) - 0.5 * ratio * ratio + theta
+        total += _HALF_LOG_2_OVER_PI - math.log(prior[3 + k]) - 0.5 * ratio * ratio + log_scale
         gradient[layout[3 + 2 * k]] = 1.0 - ratio * ratio
-        raw_offset = layout[4 + 2 * k]
-        for j in range(curves):
-            theta = x[raw_offset + j]
-            raw = math.exp(theta)
-            total += _HALF_LOG_2_OVER_PI - 0.5 * raw * raw + theta
-            gradient[raw_offset + j] = 1.0 - raw * raw
-            values[k, j] = scale * raw
+        offset = layout[4 + 2 * k]
+        if layout[_CENTERED + k]:
+            # p_j ~ HalfNormal(scale), sampled as log(p_j).
+            through_scale = 0.0
+            for j in range(curves):
+                theta = x[offset + j]
+                value = math.exp(theta)
+                ratio = value / scale
+                total += _HALF_LOG_2_OVER_PI - log_scale - 0.5 * ratio * ratio + theta
+                gradient[offset + j] = 1.0 - ratio * ratio
+                through_scale += ratio * ratio - 1.0
+                values[k, j] = value
+            gradient[layout[3 + 2 * k]] += through_scale
+        else:
+            # p_j = scale * raw_j with raw_j ~ HalfNormal(1), sampled as log(raw_j).
+            for j in range(curves):
+                theta = x[offset + j]
+                raw = math.exp(theta)
+                total += _HALF_LOG_2_OVER_PI - 0.5 * raw * raw + theta
+                gradient[offset + j] = 1.0 - raw * raw
+                values[k, j] = scale * raw
 
     # a ~ TruncatedNormal(a_loc, a_scale, lower=0), one per curve.
     alpha = -a_loc / a_scale
@@ -337,14 +362,16 @@ def log_density(x, layout, prior, intensity, response, log_response, curve):
     for j in range(curves):
         gradient[a_offset + j] += ga[j] * a[j]
     for k, likelihood_gradient in enumerate((gb, gg, gh, gv, gc1, gc2)):
-        raw_offset = layout[4 + 2 * k]
+        offset = layout[4 + 2 * k]
         through_scale = 0.0
         for j in range(curves):
-            # d/d log(raw_j) and d/d log(scale) of a term in p_j = scale * raw_j are both p_j dL/dp_j.
+            # d/d log(p_j) is p_j dL/dp_j. Where p_j = scale * raw_j, d/d log(raw_j) and
+            # d/d log(scale) are that too; a centred p_j does not depend on the scale.
             term = likelihood_gradient[j] * values[k, j]
-            gradient[raw_offset + j] += term
+            gradient[offset + j] += term
             through_scale += term
-        gradient[layout[3 + 2 * k]] += through_scale
+        if not layout[_CENTERED + k]:
+            gradient[layout[3 + 2 * k]] += through_scale
 
     gradient[layout[_A_LOC]] = 1.0 + d_a_loc * a_loc
     gradient[layout[_A_SCALE]] += d_a_scale * a_scale
@@ -379,6 +406,8 @@ def expand(x, expansion, n_expanded):
         for i in range(expansion[row, 4]):
             if expansion[row, 0] == _EXP:
                 out[target + i] = math.exp(x[first + i])
-            else:
+            elif expansion[row, 0] == _PRODUCT:
                 out[target + i] = math.exp(x[first]) * math.exp(x[second + i])
+            else:
+                out[target + i] = math.exp(x[first + i]) / math.exp(x[second])
     return (out,)

@@ -99,7 +99,9 @@ def rough_curve_estimate(x: np.ndarray, y: np.ndarray, curve: Curve) -> dict[str
     return {name: estimate[name] for name in (*curve.parameters, site.c1, site.c2)}
 
 
-def initial_values(data: PreparedData, curve: Curve, hierarchical: bool = True) -> dict[str, np.ndarray]:
+def initial_values(
+    data: PreparedData, curve: Curve, hierarchical: bool = True, centered: tuple[str, ...] = ()
+) -> dict[str, np.ndarray]:
     """Starting values of every free variable of the model, from the data.
 
     Parameters
@@ -110,13 +112,17 @@ def initial_values(data: PreparedData, curve: Curve, hierarchical: bool = True) 
         The curve function.
     hierarchical : bool, default True
         Whether the scales are shared (True) or one per curve.
+    centered : tuple of str, default ()
+        Parameters sampled in the centred form: they start at
+        ``scale * raw`` under their own name, with no ``_raw`` entry.
 
     Returns
     -------
     dict of str to numpy.ndarray
         Values on the constrained (natural) scale, keyed by variable name,
         with the shapes of the model's variables: ``a``, the ``_raw``
-        variables, ``a_loc``, ``a_scale`` and the ``_scale`` variables.
+        variables (or the centred parameters), ``a_loc``, ``a_scale`` and
+        the ``_scale`` variables.
         Curves without data start at the mean of the others.
 
     Examples
@@ -165,7 +171,11 @@ def initial_values(data: PreparedData, curve: Curve, hierarchical: bool = True) 
         else:
             scale = values.copy()
         start[f"{name}_scale"] = scale
-        start[f"{name}_raw"] = np.clip(values / scale, *RAW_RANGE)
+        raw = np.clip(values / scale, *RAW_RANGE)
+        if name in centered:
+            start[name] = scale * raw
+        else:
+            start[f"{name}_raw"] = raw
     return start
 
 

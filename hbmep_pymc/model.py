@@ -33,6 +33,8 @@ from hbmep_pymc.archive import ArchiveMixin
 from hbmep_pymc.building import (
     ModelSpec,
     build_pymc_model,
+    check_centered,
+    choose_centered,
     model_coords,
     sampled_variables,
     structure_key,
@@ -110,6 +112,13 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         Seed of the sampler.
     intensity_unit, response_unit : str, optional
         Units for labels, for example ``"%MSO"`` and ``"mV"``.
+    centered : "auto" or list of str, default "auto"
+        Positive parameters to sample in the centred form
+        ``p ~ HalfNormal(p_scale)`` instead of ``p = p_scale * p_raw``. The
+        model and its posterior are the same; only the sampler's speed
+        differs. ``"auto"`` chooses from the data
+        (:func:`hbmep_pymc.building.choose_centered`); ``[]`` keeps every
+        parameter non-centred.
 
     Raises
     ------
@@ -151,6 +160,7 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         seed: int = 0,
         intensity_unit: str | None = None,
         response_unit: str | None = None,
+        centered: str | Sequence[str] = "auto",
     ):
         self.intensity = intensity
         self.features = list(features) if features is not None else []
@@ -166,6 +176,7 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         self.seed = seed
         self.intensity_unit = intensity_unit
         self.response_unit = response_unit
+        self.centered = centered
         self.sampler_kwargs: dict[str, Any] = {}
         self.encoder = None
         self.last_priors: Priors | None = None
@@ -379,18 +390,26 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
 
     # --- fitting -------------------------------------------------------------
 
-    def model_spec(self, priors: Priors) -> ModelSpec:
+    def model_spec(self, priors: Priors, data: PreparedData | None = None) -> ModelSpec:
         """Return the structural description of the model for given priors.
 
         Parameters
         ----------
         priors : Priors
             Hyperpriors of the fit.
+        data : PreparedData, optional
+            The fit's data, from which ``centered="auto"`` chooses the
+            centred parameters. Without data none is centred.
 
         Returns
         -------
         ModelSpec
-            Curve, priors, pooling and mixture setting.
+            Curve, priors, pooling, mixture setting and centred parameters.
+
+        Raises
+        ------
+        ValueError
+            If :attr:`centered` names a parameter the curve does not have.
 
         Examples
         --------
@@ -400,8 +419,16 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         >>> spec.curve.name, spec.hierarchical, spec.mixture
         ('rectified_logistic', True, False)
         """
+        if isinstance(self.centered, str) and self.centered == "auto":
+            centered = () if data is None else choose_centered(data, self.curve, self.hierarchical)
+        else:
+            centered = check_centered(self.centered, self.curve)
         return ModelSpec(
-            curve=self.curve, priors=priors, hierarchical=self.hierarchical, mixture=self.use_mixture
+            curve=self.curve,
+            priors=priors,
+            hierarchical=self.hierarchical,
+            mixture=self.use_mixture,
+            centered=centered,
         )
 
     def build(self, df: pd.DataFrame, encoder=None) -> pm.Model:
@@ -435,7 +462,7 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         """
         data = self.prepare(df, encoder)
         priors, _, _ = self.resolve_priors(data)
-        return build_pymc_model(data, self.model_spec(priors))
+        return build_pymc_model(data, self.model_spec(priors, data))
 
     def run(
         self,
@@ -534,11 +561,11 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         check_identifiability(data, self.curve, self.hierarchical)
         priors, source, factors = self.resolve_priors(data)
         self.last_priors = priors
-        spec = self.model_spec(priors)
+        spec = self.model_spec(priors, data)
         pymc_model = build_pymc_model(data, spec)
         self.last_pymc_model = pymc_model
 
-        start = initial_values(data, spec.curve, spec.hierarchical)
+        start = initial_values(data, spec.curve, spec.hierarchical, spec.centered)
         # nutpie samples the same model with the likelihood computed in one compiled pass.
         numba_model = None
         if sampler == "nutpie" and uses_fused_likelihood(spec):
@@ -546,7 +573,7 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         idata = sample(
             pymc_model, sampler, settings, start=start, cache_key=structure_key(data, spec), numba_model=numba_model
         )
-        attrs = self._fit_attrs(settings, sampler, priors, source, factors)
+        attrs = self._fit_attrs(settings, sampler, priors, source, factors, spec.centered)
         idata = finish_idata(
             idata, pymc_model, data, spec, model_coords(data), attrs, log_likelihood=log_likelihood
         )
@@ -554,7 +581,7 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         results.check_convergence(idata, sampled_variables(spec))
         return idata, results.Posterior.from_idata(idata)
 
-    def _fit_attrs(self, settings, sampler, priors, source, factors) -> dict:
+    def _fit_attrs(self, settings, sampler, priors, source, factors, centered=()) -> dict:
         return {
             "hbmep_pymc_version": __version__,
             "model": type(self).__name__,
@@ -576,18 +603,23 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
             "response_factor": factors[1],
             "intensity_unit": self.intensity_unit or "",
             "response_unit": self.response_unit or "",
+            # Comma-separated, since netCDF attributes hold no lists of strings.
+            "centered": ",".join(centered),
         }
 
     # --- results ---------------------------------------------------------------
 
     def sampled_variables(self) -> list[str]:
-        """Return the names of the sampled variables of this model configuration.
+        """Return the names of the sampled variables of this model configuration, as the model page names them.
 
         Returns
         -------
         list of str
-            Hyperparameters first, then the per-curve variables. These are
-            the rows of :meth:`summary` by default.
+            Hyperparameters first, then the per-curve variables, with the
+            ``_raw`` names of the non-centred form. These are the rows of
+            :meth:`summary` by default. Where a fit samples a parameter
+            centred (see ``centered``), its ``_raw`` variable is derived
+            from it and is still in the posterior.
 
         Examples
         --------
@@ -771,6 +803,7 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
             "seed": self.seed,
             "intensity_unit": self.intensity_unit,
             "response_unit": self.response_unit,
+            "centered": self.centered if isinstance(self.centered, str) else list(self.centered),
         }
         json.dumps(state)
         return state
@@ -803,6 +836,7 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         for key in (
             "intensity", "features", "response", "function", "use_mixture", "mcmc_params",
             "sampler", "sampler_kwargs", "nonpositive", "seed", "intensity_unit", "response_unit",
+            "centered",
         ):
             if key in state:
                 setattr(self, key, state[key])

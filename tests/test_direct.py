@@ -23,11 +23,11 @@ def _data(features):
     return prepare_data(df, "intensity", features, simulated.response)
 
 
-def _spec(**changes):
+def _spec(centered=(), **changes):
     priors = mep.Priors.default()
     for name, prior in changes.items():
         priors[name] = prior
-    return ModelSpec(mep.get_curve("rectified_logistic"), priors)
+    return ModelSpec(mep.get_curve("rectified_logistic"), priors, centered=centered)
 
 
 def _flat(model, point):
@@ -40,6 +40,8 @@ def _flat(model, point):
         (["participant"], _spec()),
         (["participant", "condition"], _spec()),
         (["participant"], _spec(a_loc=Prior("TruncatedNormal", mu=3.0, sigma=0.7), h_scale=Prior("HalfNormal", sigma=0.37))),
+        (["participant"], _spec(centered=("g", "h", "c1", "c2"))),
+        (["participant", "condition"], _spec(centered=("b", "v"), v_scale=Prior("HalfNormal", sigma=0.8))),
     ],
 )
 def test_log_density_matches_pymc(features, spec):
@@ -69,9 +71,10 @@ def test_log_density_matches_pymc(features, spec):
     np.testing.assert_allclose(np.diff(values), np.diff(expected), rtol=1e-10, atol=1e-9)
 
 
-def test_expansion_matches_pymc():
+@pytest.mark.parametrize("centered", [(), ("g", "h", "c1", "c2")])
+def test_expansion_matches_pymc(centered):
     data = _data(["participant"])
-    spec = _spec()
+    spec = _spec(centered)
     model = build_pymc_model(data, spec, fused_likelihood=True)
     plan = direct.plan_of(model)
     names, slices, shapes = plan.shape_info

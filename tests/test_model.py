@@ -11,6 +11,7 @@ RAT_MUSCLES = ["LBiceps", "LFCR", "LECR", "LTriceps", "LADM", "LDeltoid", "LBice
 
 
 def test_standard_model_dims_and_shapes(mock_model, mock_df):
+    mock_model.centered = []
     pymc_model = mock_model.build(mock_df)
     assert pymc_model.coords["participant"] == ("P1", "P2", "P3")
     assert pymc_model.coords["muscle"] == ("PKPK_ECR", "PKPK_FCR")
@@ -110,6 +111,7 @@ def test_unknown_prior_distribution_rejected():
 def test_state_dict_round_trip(mock_model):
     mock_model.function = "logistic4"
     mock_model.use_mixture = True
+    mock_model.centered = ["h"]
     state = mock_model.state_dict()
     restored = mep.StandardHB()
     restored.load_state_dict(state)
@@ -125,3 +127,42 @@ def test_invalid_mcmc_params_rejected(mock_model, mock_df):
 def test_unknown_sampler_rejected(mock_model, mock_df):
     with pytest.raises(ValueError, match="Unknown sampler 'stan'"):
         mock_model.run(mock_df, sampler="stan")
+
+
+def test_dense_data_sample_offset_height_and_noise_centred(mock_model, mock_df):
+    # About 80 responses per curve: g, h, c1 and c2 are sampled, their _raw variables derived.
+    free = {rv.name for rv in mock_model.build(mock_df).free_RVs}
+    assert {"g", "h", "c1", "c2", "b_raw", "v_raw"} <= free
+    assert not {"g_raw", "h_raw", "c1_raw", "c2_raw"} & free
+    sparse = mep.simulation.simulate(n_participants=4, n_muscles=2, n_pulses=12, seed=0)
+    model = mep.StandardHB("intensity", ["participant"], sparse.response)
+    assert {"g_raw", "h_raw", "c1_raw", "c2_raw"} <= {rv.name for rv in model.build(sparse.df).free_RVs}
+    unpooled = mep.NonHierarchicalBayesianModel("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    assert "g_raw" in {rv.name for rv in unpooled.build(mock_df).free_RVs}
+
+
+def test_unknown_centred_parameter_rejected(mock_model, mock_df):
+    mock_model.function = "rectified_linear"
+    mock_model.centered = ["h"]
+    with pytest.raises(ValueError, match=r"centered names \['h'\].*rectified_linear.*'auto'"):
+        mock_model.build(mock_df)
+
+
+@pytest.mark.parametrize(("function", "mixture"), [("rectified_logistic", False), ("logistic5", True)])
+def test_centred_and_non_centred_forms_are_one_model(mock_df, function, mixture):
+    # On the log scale, log(p) = log(p_scale) + log(p_raw) is a shift with unit Jacobian,
+    # so the two forms give equal log densities at corresponding points.
+    columns = ("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
+    shifted = ("g", "h", "c1", "c2")
+    forms = {}
+    for centered in ([], list(shifted)):
+        model = mep.StandardHB(*columns, function=function, use_mixture=mixture, centered=centered)
+        forms[bool(centered)] = model.build(mock_df)
+    non_centred, centred = forms[False], forms[True]
+    rng = np.random.default_rng(2)
+    point = {name: value + rng.normal(0.0, 0.4, np.shape(value)) for name, value in non_centred.initial_point().items()}
+    moved = {name: value for name, value in point.items() if not name.endswith("_raw_log__") or name[: -len("_raw_log__")] not in shifted}
+    for name in shifted:
+        moved[f"{name}_log__"] = point[f"{name}_raw_log__"] + point[f"{name}_scale_log__"]
+    assert set(moved) == set(centred.initial_point())
+    np.testing.assert_allclose(centred.compile_logp()(moved), non_centred.compile_logp()(point), rtol=1e-10)
