@@ -181,21 +181,21 @@ def choose_centered(data: PreparedData, curve: Curve, hierarchical: bool = True)
 
     Offset, height and the two noise parameters are sampled centred,
     ``p ~ HalfNormal(p_scale)``, when the model is hierarchical and the
-    median curve has at least :data:`DENSE_CURVE` observed responses;
-    otherwise every positive parameter stays non-centred,
+    median curve has at least :data:`DENSE_CURVE` observed responses.
+    Otherwise every positive parameter stays non-centred,
     ``p = p_scale * p_raw``. Both forms are the same model.
 
     With dense data each curve's data pin its ``g``, ``h``, ``c1`` and
     ``c2``. In the non-centred form ``p_scale`` can then move only if every
     ``p_raw`` moves the other way, a direction a diagonal mass matrix does
-    not capture. Measured with 4 chains of 1000 + 1000 draws on the
-    2-core machine: on the bundled data (about 80 responses per curve)
-    centring took 80 instead of 135 leapfrog steps per draw at the same
-    minimum ESS; with 32 participants, 6 muscles and 48 pulses the minimum
-    ESS of the scales rose from about 55 to over 470 and their r_hat
-    from 1.07 to 1.01. With 12 or 24 pulses per curve centring took fewer
-    steps too, but the thresholds mixed worse (r_hat up to 1.03), so
-    sparse data keep the non-centred form. ``b`` and ``v`` are less well
+    not capture. Measured with 4 chains of 1000 + 1000 draws on a 2-core
+    CPU (``docs/performance.md``): on the bundled data (about 80 responses
+    per curve) centring took 80 instead of 135 leapfrog steps per draw at
+    the same minimum ESS. With 32 participants, 6 muscles and 48 pulses the
+    minimum ESS of the scales rose from about 55 to over 470, and their
+    largest r_hat fell from 1.07 to 1.009. With 12 or 24 pulses per curve
+    centring took fewer steps too, but the thresholds mixed worse (r_hat up
+    to 1.03), so sparse data keep the non-centred form. ``b`` and ``v`` are less well
     identified by a curve's data and stay non-centred (centring them made
     ``v_scale`` mix badly).
 
@@ -260,14 +260,16 @@ def check_centered(centered, curve: Curve) -> tuple[str, ...]:
     >>> check_centered(["h", "g"], mep.get_curve("logistic4"))
     ('g', 'h')
     """
+    if centered is None:
+        return ()
     if isinstance(centered, str):
         centered = [centered]
     allowed = [p for p in (*curve.parameters, site.c1, site.c2) if p != site.a]
     unknown = sorted(set(centered) - set(allowed))
     if unknown:
         raise ValueError(
-            f"centered names {unknown}, which are not positive parameters of the {curve.name} curve. "
-            f"Choose from {allowed}, or pass 'auto' to let the data decide."
+            f"Invalid centered parameters {unknown}: the positive parameters of the {curve.name} curve "
+            f"are {allowed}. Pass some of them, [] for none, or 'auto' to choose from the data."
         )
     return tuple(p for p in allowed if p in set(centered))
 
@@ -403,7 +405,7 @@ def build_pymc_model(data: PreparedData, spec: ModelSpec, fused_likelihood: bool
         }
 
         # Positive parameters: p = p_scale * p_raw with p_raw ~ HN(1) (non-centred), or
-        # p ~ HN(p_scale) for those in spec.centered; choose_centered says when and why.
+        # p ~ HN(p_scale) for those in spec.centered (choose_centered explains when and why).
         for name in curve_variables(spec)[1:]:
             scale = priors[f"{name}_scale"].create(f"{name}_scale", dims=hyper_dims)
             if name in spec.centered:

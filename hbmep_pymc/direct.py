@@ -49,7 +49,7 @@ SHAPE_PARAMETERS = ("b", "g", "h", "v", "c1", "c2")
 
 _A_LOC, _A_SCALE, _A = 0, 1, 2
 _CURVES = 3 + 2 * len(SHAPE_PARAMETERS)
-"""Entry of the layout that holds the number of curves."""
+"""Entry of the layout that contains the number of curves."""
 _CENTERED = _CURVES + 1
 """First of the layout's flags, one per shape parameter: 1 where it is sampled centred."""
 

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 import hbmep_pymc as mep
+from hbmep_pymc.simulation import simulate
 from tests.conftest import shared_csv
 
 RAT_MUSCLES = ["LBiceps", "LFCR", "LECR", "LTriceps", "LADM", "LDeltoid", "LBicepsFemoris", "RBiceps"]
@@ -134,7 +135,7 @@ def test_dense_data_sample_offset_height_and_noise_centred(mock_model, mock_df):
     free = {rv.name for rv in mock_model.build(mock_df).free_RVs}
     assert {"g", "h", "c1", "c2", "b_raw", "v_raw"} <= free
     assert not {"g_raw", "h_raw", "c1_raw", "c2_raw"} & free
-    sparse = mep.simulation.simulate(n_participants=4, n_muscles=2, n_pulses=12, seed=0)
+    sparse = simulate(n_participants=4, n_muscles=2, n_pulses=12, seed=0)
     model = mep.StandardHB("intensity", ["participant"], sparse.response)
     assert {"g_raw", "h_raw", "c1_raw", "c2_raw"} <= {rv.name for rv in model.build(sparse.df).free_RVs}
     unpooled = mep.NonHierarchicalBayesianModel("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
@@ -144,7 +145,7 @@ def test_dense_data_sample_offset_height_and_noise_centred(mock_model, mock_df):
 def test_unknown_centred_parameter_rejected(mock_model, mock_df):
     mock_model.function = "rectified_linear"
     mock_model.centered = ["h"]
-    with pytest.raises(ValueError, match=r"centered names \['h'\].*rectified_linear.*'auto'"):
+    with pytest.raises(ValueError, match=r"Invalid centered parameters \['h'\].*rectified_linear.*'auto'"):
         mock_model.build(mock_df)
 
 
