@@ -109,7 +109,7 @@ def run_worker(python: str, worker: str, job: dict, log: Path, env: dict | None 
     posterior = {
         key.split("__", 1)[1]: fit[key] for key in fit.files if key.startswith("sampled__")
     }
-    diagnostics = az.summary(posterior, kind="diagnostics")
+    diagnostics = az.summary(posterior, kind="diagnostics", round_to="none")
     wall = timing["summary_done"] - started
     min_ess = float(diagnostics["ess_bulk"].min())
     return {
