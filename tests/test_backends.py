@@ -51,6 +51,22 @@ def test_backend_matches_nutpie_layout(sampler, small_data, nutpie_fit):
     np.testing.assert_allclose(posterior["a"].mean(axis=0), small_data.parameters["a"], atol=6.0)
 
 
+@pytest.mark.parametrize("sampler", ["nutpie", "pymc", "numpyro", "blackjax"])
+def test_backend_samples_centred_form(sampler, small_data, nutpie_fit):
+    if sampler not in ("nutpie", "pymc"):
+        pytest.importorskip(sampler)
+    centered = ["g", "h", "c1", "c2"]
+    model = mep.StandardHB("intensity", ["participant"], small_data.response, centered=centered)
+    idata, posterior = model.run(small_data.df, mcmc_params=TINY, sampler=sampler, progress_bar=False, seed=1)
+    assert _layout(idata) == _layout(nutpie_fit)
+    assert idata.posterior.attrs["centered"] == "g,h,c1,c2"
+    for name in centered:
+        np.testing.assert_allclose(
+            idata.posterior[f"{name}_raw"], idata.posterior[name] / idata.posterior[f"{name}_scale"], rtol=1e-6
+        )
+    np.testing.assert_allclose(posterior["a"].mean(axis=0), small_data.parameters["a"], atol=6.0)
+
+
 def test_numpyro_mixture_with_logistic5(small_data):
     pytest.importorskip("numpyro")
     model = mep.StandardHB("intensity", ["participant"], small_data.response)
