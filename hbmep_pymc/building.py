@@ -251,8 +251,8 @@ def check_centered(centered, curve: Curve) -> tuple[str, ...]:
     Raises
     ------
     ValueError
-        If a name is not a positive parameter of ``curve`` (``a`` is
-        always centred).
+        If ``centered`` is not a list of names, or a name is not a positive
+        parameter of ``curve`` (``a`` is always centred).
 
     Examples
     --------
@@ -264,6 +264,12 @@ def check_centered(centered, curve: Curve) -> tuple[str, ...]:
         return ()
     if isinstance(centered, str):
         centered = [centered]
+    try:
+        centered = list(centered)
+    except TypeError:
+        raise ValueError(
+            f"Invalid centered value {centered!r}: pass 'auto', [] or a list of parameter names such as ['g', 'h']."
+        ) from None
     allowed = [p for p in (*curve.parameters, site.c1, site.c2) if p != site.a]
     unknown = sorted(set(centered) - set(allowed))
     if unknown:

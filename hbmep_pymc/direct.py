@@ -365,8 +365,8 @@ def log_density(x, layout, prior, intensity, response, log_response, curve):
         offset = layout[4 + 2 * k]
         through_scale = 0.0
         for j in range(curves):
-            # d/d log(p_j) is p_j dL/dp_j. Where p_j = scale * raw_j, d/d log(raw_j) and
-            # d/d log(scale) are that too; a centred p_j does not depend on the scale.
+            # d/d log(p_j) is p_j dL/dp_j. Where p_j = scale * raw_j, so are d/d log(raw_j) and
+            # d/d log(scale). A centred p_j does not depend on the scale.
             term = likelihood_gradient[j] * values[k, j]
             gradient[offset + j] += term
             through_scale += term

@@ -115,7 +115,7 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
     centered : "auto" or list of str, default "auto"
         Positive parameters to sample in the centred form
         ``p ~ HalfNormal(p_scale)`` instead of ``p = p_scale * p_raw``. The
-        model and its posterior are the same; only the sampler's speed
+        model and its posterior are the same, and only the sampler's speed
         differs. ``"auto"`` chooses from the data
         (:func:`hbmep_pymc.building.choose_centered`); ``[]`` keeps every
         parameter non-centred.
@@ -603,7 +603,7 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
             "response_factor": factors[1],
             "intensity_unit": self.intensity_unit or "",
             "response_unit": self.response_unit or "",
-            # Comma-separated, since netCDF attributes hold no lists of strings.
+            # Comma-separated, since netCDF attributes cannot contain lists of strings.
             "centered": ",".join(centered),
         }
 
@@ -803,7 +803,7 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
             "seed": self.seed,
             "intensity_unit": self.intensity_unit,
             "response_unit": self.response_unit,
-            "centered": self.centered if isinstance(self.centered, str) else list(self.centered),
+            "centered": self.centered if isinstance(self.centered, str) else list(self.centered or []),
         }
         json.dumps(state)
         return state

@@ -130,7 +130,7 @@ def test_unknown_sampler_rejected(mock_model, mock_df):
         mock_model.run(mock_df, sampler="stan")
 
 
-def test_dense_data_sample_offset_height_and_noise_centred(mock_model, mock_df):
+def test_auto_centring_follows_data_density(mock_model, mock_df):
     # About 80 responses per curve: g, h, c1 and c2 are sampled, their _raw variables derived.
     free = {rv.name for rv in mock_model.build(mock_df).free_RVs}
     assert {"g", "h", "c1", "c2", "b_raw", "v_raw"} <= free
@@ -147,10 +147,13 @@ def test_unknown_centred_parameter_rejected(mock_model, mock_df):
     mock_model.centered = ["h"]
     with pytest.raises(ValueError, match=r"Invalid centered parameters \['h'\].*rectified_linear.*'auto'"):
         mock_model.build(mock_df)
+    mock_model.centered = 3
+    with pytest.raises(ValueError, match=r"Invalid centered value 3: pass 'auto'"):
+        mock_model.build(mock_df)
 
 
 @pytest.mark.parametrize(("function", "mixture"), [("rectified_logistic", False), ("logistic5", True)])
-def test_centred_and_non_centred_forms_are_one_model(mock_df, function, mixture):
+def test_centred_form_same_log_density(mock_df, function, mixture):
     # On the log scale, log(p) = log(p_scale) + log(p_raw) is a shift with unit Jacobian,
     # so the two forms give equal log densities at corresponding points.
     columns = ("TMSIntensity", ["participant"], ["PKPK_ECR", "PKPK_FCR"])
@@ -162,8 +165,9 @@ def test_centred_and_non_centred_forms_are_one_model(mock_df, function, mixture)
     non_centred, centred = forms[False], forms[True]
     rng = np.random.default_rng(2)
     point = {name: value + rng.normal(0.0, 0.4, np.shape(value)) for name, value in non_centred.initial_point().items()}
-    moved = {name: value for name, value in point.items() if not name.endswith("_raw_log__") or name[: -len("_raw_log__")] not in shifted}
+    moved = dict(point)
     for name in shifted:
+        del moved[f"{name}_raw_log__"]
         moved[f"{name}_log__"] = point[f"{name}_raw_log__"] + point[f"{name}_scale_log__"]
     assert set(moved) == set(centred.initial_point())
     np.testing.assert_allclose(centred.compile_logp()(moved), non_centred.compile_logp()(point), rtol=1e-10)
