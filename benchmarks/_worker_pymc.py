@@ -28,6 +28,9 @@ def main(job_path):
         "num_samples": job["draws"],
         "thinning": 1,
     }
+    if job.get("max_draws"):
+        # Draw on past num_samples until r_hat and ESS pass, up to this many per chain.
+        model.mcmc_params["max_samples"] = job["max_draws"]
     idata, posterior = model.run(df, sampler=job.get("sampler", "nutpie"), progress_bar=False)
     summary = model.summary(idata)
     summary_done = time.time()
@@ -37,6 +40,7 @@ def main(job_path):
     np.savez(
         job["output"],
         diverging=idata.sample_stats["diverging"].values,
+        draws=idata.posterior.sizes["draw"],
         threshold=idata.posterior["a"].values,
         labels=np.array(idata.posterior[job["features"][0]].values, dtype=str),
         **{f"sampled__{name}": value for name, value in arrays.items()},

@@ -25,6 +25,11 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_vs_hbmep.py
     .venv/bin/python benchmarks/bench_vs_hbmep.py --cases bundled --repeat 2
 
+``--max-draws N`` lets hbmep-pymc draw on past ``--draws`` until its
+r_hat and ESS pass the library's convergence checks, up to N draws per
+chain (``max_samples``); hbmep still draws ``--draws``. ESS per second
+stays comparable, since ESS grows with the draws and so does the time.
+
 hbmep-pymc's compilation caches start empty for each case (a temporary
 PyTensor ``base_compiledir``, numba cache folder and JAX cache), so its
 first run pays all compilation, as on a new machine. ``--repeat 2`` runs hbmep-pymc twice; the
@@ -122,6 +127,7 @@ def run_worker(python: str, worker: str, job: dict, log: Path, env: dict | None 
         "threshold_mean": fit["threshold"].mean(axis=(0, 1)),
         "labels": fit["labels"].tolist(),
         "worst": diagnostics["ess_bulk"].idxmin(),
+        "draws": int(fit["draws"]) if "draws" in fit.files else int(fit["diverging"].shape[1]),
     }
 
 
@@ -130,6 +136,7 @@ def show(name: str, result: dict) -> None:
         f"  {name:<22} wall {result['wall_s']:7.1f} s   min bulk ESS {result['min_ess_bulk']:7.0f}"
         f"   ESS/s {result['ess_per_s']:6.1f}   divergences {result['divergences']:3d}"
         f"   max r_hat {result['max_r_hat']:.3f}   peak {result['peak_mb']:6.0f} MB"
+        f"   draws/chain {result['draws']}"
         f"   (lowest ESS: {result['worst']})",
         flush=True,
     )
@@ -141,6 +148,10 @@ def main(argv=None) -> int:
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument(
+        "--max-draws", type=int, default=None,
+        help="hbmep-pymc only: draw on past --draws until converged, up to this many per chain",
+    )
     parser.add_argument("--sampler", default="nutpie", help="hbmep-pymc back-end")
     parser.add_argument("--repeat", type=int, default=1, help="hbmep-pymc runs per case (later ones reuse caches)")
     parser.add_argument(
@@ -157,6 +168,8 @@ def main(argv=None) -> int:
     hbmep_python = None if args.skip_hbmep else str(ensure_hbmep(args.hbmep_venv))
     print(f"hbmep-pymc {mep.__version__} ({args.sampler}) against hbmep {HBMEP_VERSION}; "
           f"{args.chains} chains x ({args.warmup} warm-up + {args.draws} draws); {os.cpu_count()} CPUs", flush=True)
+    if args.max_draws:
+        print(f"hbmep-pymc draws on until converged, up to {args.max_draws} per chain", flush=True)
     report = {}
     with tempfile.TemporaryDirectory(prefix="bench-vs-hbmep-") as tmp:
         folder = Path(tmp)
@@ -178,7 +191,10 @@ def main(argv=None) -> int:
                     NUMBA_CACHE_DIR=str(cache / "numba"),
                 )
             for run in range(args.repeat):
-                job = {**columns, **settings, "sampler": args.sampler, "output": str(folder / f"{case}-pymc-{run}.npz")}
+                job = {
+                    **columns, **settings, "sampler": args.sampler, "max_draws": args.max_draws,
+                    "output": str(folder / f"{case}-pymc-{run}.npz"),
+                }
                 log = folder / f"{case}-pymc-{run}.log"
                 ours.append(run_worker(sys.executable, "_worker_pymc.py", job, log, env))
                 show(f"hbmep-pymc (run {run + 1})", ours[-1])

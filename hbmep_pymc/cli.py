@@ -65,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--num-chains", type=int, help="number of chains (default 4)")
     fit.add_argument("--num-warmup", type=int, help="warm-up iterations per chain (default 1000)")
     fit.add_argument("--num-samples", type=int, help="kept draws per chain (default 1000)")
+    fit.add_argument(
+        "--max-samples", type=int,
+        help="nutpie: keep drawing past --num-samples until r_hat and ESS pass, up to this many per chain",
+    )
     fit.add_argument("--thinning", type=int, help="keep every n-th draw (default 1)")
     fit.add_argument("--seed", type=int, help="random seed (default 0)")
     fit.add_argument("--intensity-unit", help="unit of the intensity, for labels (for example %%MSO, uA)")
@@ -184,7 +188,7 @@ def resolve_settings(args: argparse.Namespace) -> FitConfig:
         config.features = _features_from_flags(args.features)
     if args.response:
         config.response = list(args.response)
-    for key in ("num_chains", "num_warmup", "num_samples", "thinning"):
+    for key in ("num_chains", "num_warmup", "num_samples", "thinning", "max_samples"):
         value = getattr(args, key)
         if value is not None:
             config.mcmc[key] = value

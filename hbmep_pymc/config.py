@@ -2,7 +2,8 @@
 
 A configuration file has a ``[variables]`` table (``intensity``,
 ``features``, ``response``), an ``[mcmc]`` table (``num_chains``,
-``num_warmup``, ``num_samples``, ``thinning``) and optionally ``[model]``
+``num_warmup``, ``num_samples``, ``thinning``, optionally ``max_samples``)
+and optionally ``[model]``
 (``function``, ``mixture``, ``sampler``, ``seed``, ``intensity_unit``,
 ``response_unit``) and ``[paths]`` (``csv_path``, ``build_dir``).
 
@@ -49,7 +50,7 @@ class ConfigError(ValueError):
 _TABLES = {
     "paths": {"csv_path", "build_dir"},
     "variables": {"intensity", "features", "response"},
-    "mcmc": {"num_chains", "num_warmup", "num_samples", "thinning"},
+    "mcmc": {"num_chains", "num_warmup", "num_samples", "thinning", "max_samples"},
     "model": {"function", "mixture", "sampler", "seed", "intensity_unit", "response_unit", "hierarchical"},
 }
 
@@ -71,7 +72,8 @@ class FitConfig:
     response : list of str
         Response columns, one per muscle.
     mcmc : dict
-        ``num_chains``, ``num_warmup``, ``num_samples`` and ``thinning``.
+        ``num_chains``, ``num_warmup``, ``num_samples``, ``thinning`` and
+        ``max_samples``.
     model : dict
         Keys of the ``[model]`` table: ``function``, ``mixture``,
         ``sampler``, ``seed``, ``intensity_unit``, ``response_unit`` and

@@ -17,6 +17,7 @@ Fit the bundled TMS data and print thresholds:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import warnings
@@ -103,7 +104,11 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         Hyperpriors. When omitted, the defaults are used, rescaled to the
         data's units if they lie outside the %MSO and mV footing.
     mcmc_params : dict, optional
-        ``num_chains``, ``num_warmup``, ``num_samples``, ``thinning``.
+        ``num_chains``, ``num_warmup``, ``num_samples``, ``thinning``, and
+        optionally ``max_samples``: with nutpie, sampling goes on past
+        ``num_samples`` until r_hat and ESS pass the convergence checks, up
+        to ``max_samples`` draws per chain (see
+        :func:`hbmep_pymc.sampling.sample`).
     sampler : str, default "nutpie"
         ``"nutpie"``, ``"pymc"``, ``"numpyro"`` or ``"blackjax"``.
     nonpositive : {"mask", "raise"}, default "mask"
@@ -570,15 +575,21 @@ class BaseModel(ArchiveMixin, PredictionMixin, PlottingMixin):
         numba_model = None
         if sampler == "nutpie" and uses_fused_likelihood(spec):
             numba_model = build_pymc_model(data, spec, fused_likelihood=True)
+        checked = sampled_variables(spec)
         idata = sample(
-            pymc_model, sampler, settings, start=start, cache_key=structure_key(data, spec), numba_model=numba_model
+            pymc_model, sampler, settings, start=start, cache_key=structure_key(data, spec),
+            numba_model=numba_model, check_vars=checked,
         )
-        attrs = self._fit_attrs(settings, sampler, priors, source, factors, spec.centered)
+        drawn = idata.posterior.attrs.pop("num_samples", settings.num_samples)
+        attrs = self._fit_attrs(
+            dataclasses.replace(settings, num_samples=drawn), sampler, priors, source, factors, spec.centered
+        )
+        attrs["max_samples"] = settings.max_samples or settings.num_samples
         idata = finish_idata(
             idata, pymc_model, data, spec, model_coords(data), attrs, log_likelihood=log_likelihood
         )
 
-        results.check_convergence(idata, sampled_variables(spec))
+        results.check_convergence(idata, checked)
         return idata, results.Posterior.from_idata(idata)
 
     def _fit_attrs(self, settings, sampler, priors, source, factors, centered=()) -> dict:

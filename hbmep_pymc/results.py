@@ -431,14 +431,16 @@ def check_convergence(idata: az.InferenceData, var_names: Sequence[str]) -> dict
     if problems["r_hat"]:
         warnings.warn(
             f"r_hat above {R_HAT_LIMIT} for {_shown(problems['r_hat'])}: the chains disagree. "
-            f"Run more warm-up and draws, and check these curves' data.",
+            f"Run more warm-up and draws (with nutpie, mcmc_params['max_samples'] draws on until "
+            f"the checks pass), and check these curves' data.",
             ConvergenceWarning,
             stacklevel=3,
         )
     if problems["ess"]:
         warnings.warn(
             f"Effective sample size below {min_ess} ({MIN_ESS_PER_CHAIN} per chain) for "
-            f"{_shown(problems['ess'])}. Run more draws before trusting their tails.",
+            f"{_shown(problems['ess'])}. Run more draws (or set mcmc_params['max_samples']) "
+            f"before trusting their tails.",
             ConvergenceWarning,
             stacklevel=3,
         )

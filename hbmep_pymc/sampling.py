@@ -6,13 +6,16 @@ Each back-end returns an InferenceData with ``posterior`` and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import importlib.util
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +60,10 @@ class MCMCSettings:
         Show the back-end's progress bar.
     sampler_kwargs : dict
         Extra keyword arguments for the back-end.
+    max_samples : int or None
+        With nutpie, keep drawing past ``num_samples`` until the sampled
+        variables converge (see :func:`sample`) or each chain has this many
+        draws. None draws exactly ``num_samples``.
 
     Examples
     --------
@@ -72,6 +79,7 @@ class MCMCSettings:
     seed: int | None = 0
     progress_bar: bool = True
     sampler_kwargs: dict[str, Any] = field(default_factory=dict)
+    max_samples: int | None = None
 
     @classmethod
     def from_params(cls, params: dict | None, **overrides) -> MCMCSettings:
@@ -80,8 +88,8 @@ class MCMCSettings:
         Parameters
         ----------
         params : dict, optional
-            ``num_chains``, ``num_warmup``, ``num_samples``, ``thinning``
-            and the other attributes.
+            ``num_chains``, ``num_warmup``, ``num_samples``, ``thinning``,
+            ``max_samples`` and the other attributes.
         **overrides
             Values that replace those in ``params``; None leaves them.
 
@@ -93,8 +101,9 @@ class MCMCSettings:
         Raises
         ------
         ValueError
-            For an unknown key, or a count that is not a positive integer
-            (``num_warmup`` may be zero).
+            For an unknown key, a count that is not a positive integer
+            (``num_warmup`` may be zero), or ``max_samples`` below
+            ``num_samples``.
 
         Examples
         --------
@@ -103,18 +112,18 @@ class MCMCSettings:
         >>> MCMCSettings.from_params({"chains": 2})
         Traceback (most recent call last):
         ...
-        ValueError: Unknown MCMC setting(s) ['chains']; use num_chains, num_warmup, num_samples and thinning.
+        ValueError: Unknown MCMC setting(s) ['chains']; use num_chains, num_warmup, num_samples, thinning and max_samples.
         """
         merged = dict(params or {})
         merged.update({key: value for key, value in overrides.items() if value is not None})
         unknown = set(merged) - {
             "num_chains", "num_warmup", "num_samples", "thinning", "seed", "progress_bar",
-            "sampler_kwargs",
+            "sampler_kwargs", "max_samples",
         }
         if unknown:
             raise ValueError(
                 f"Unknown MCMC setting(s) {sorted(unknown)}; use num_chains, num_warmup, "
-                f"num_samples and thinning."
+                f"num_samples, thinning and max_samples."
             )
         settings = cls(**merged)
         for name in ("num_chains", "num_samples", "thinning"):
@@ -124,6 +133,14 @@ class MCMCSettings:
         if not isinstance(settings.num_warmup, int) or settings.num_warmup < 0:
             raise ValueError(
                 f"MCMC setting num_warmup must be a non-negative integer, got {settings.num_warmup!r}."
+            )
+        limit = settings.max_samples
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < settings.num_samples
+        ):
+            raise ValueError(
+                f"MCMC setting max_samples must be an integer of at least num_samples "
+                f"({settings.num_samples}), got {limit!r}; leave it out to draw exactly num_samples."
             )
         return settings
 
@@ -152,6 +169,7 @@ def sample(
     start: dict[str, np.ndarray] | None = None,
     cache_key: Hashable | None = None,
     numba_model: pm.Model | None = None,
+    check_vars: Sequence[str] | None = None,
 ) -> az.InferenceData:
     """Draw posterior samples of ``model`` with the chosen back-end.
 
@@ -184,6 +202,15 @@ def sample(
         faster to evaluate, such as ``build_pymc_model(...,
         fused_likelihood=True)``. nutpie's numba back-end samples it in
         place of ``model``; the other back-ends ignore it.
+    check_vars : sequence of str, optional
+        Variables whose convergence decides when to stop drawing when
+        ``settings.max_samples`` is above ``settings.num_samples``: after
+        ``num_samples`` draws per chain, and again every half of
+        ``num_samples`` draws, sampling stops once none of them has r_hat
+        above 1.01 or a bulk or tail ESS below 100 per chain (the rules of
+        :func:`hbmep_pymc.results.check_convergence`). The chains are cut
+        at that check, so a fit with the same seed gives the same draws.
+        All free variables of ``model`` by default.
 
     Returns
     -------
@@ -193,7 +220,13 @@ def sample(
     Raises
     ------
     ValueError
-        If the sampler name is unknown, or nutpie is asked for no warm-up.
+        If the sampler name is unknown, nutpie is asked for no warm-up, or
+        ``max_samples`` is set for a back-end other than nutpie.
+
+    Notes
+    -----
+    ``idata.posterior.attrs["num_samples"]`` holds the draws per chain
+    before thinning.
     ImportError
         If the back-end's package is not installed.
 
@@ -209,8 +242,9 @@ def sample(
     if sampler not in SAMPLERS:
         raise ValueError(f"Unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}.")
     logger.info(
-        "Sampling with %s: %d chains, %d warm-up and %d draws each",
+        "Sampling with %s: %d chains, %d warm-up and %d draws each%s",
         sampler, settings.num_chains, settings.num_warmup, settings.num_samples,
+        f" (up to {settings.max_samples} until converged)" if extends(settings) else "",
     )
     if sampler == "nutpie":
         if settings.num_warmup < 1:
@@ -219,12 +253,36 @@ def sample(
                 "The nutpie sampler needs at least one warm-up iteration: set num_warmup to 1 or more, "
                 "or use sampler='pymc' to draw without warm-up."
             )
-        idata = _sample_nutpie(model, settings, start, cache_key, numba_model)
+        if check_vars is None:
+            check_vars = [rv.name for rv in model.free_RVs]
+        idata = _sample_nutpie(model, settings, start, cache_key, numba_model, check_vars)
     else:
+        if extends(settings):
+            # nutpie can be asked for its draws so far while it runs; PyMC's samplers cannot.
+            raise ValueError(
+                f"max_samples needs sampler='nutpie'; with {sampler!r} set num_samples to the number "
+                f"of draws you want and leave max_samples out."
+            )
         idata = _sample_pymc(model, sampler, settings, start)
+    drawn = idata.posterior.sizes["draw"]
     if settings.thinning > 1:
         idata = idata.isel(draw=slice(None, None, settings.thinning))
+    # Draws per chain before thinning, which differ from num_samples when max_samples let sampling go on.
+    idata.posterior.attrs["num_samples"] = drawn
     return idata
+
+
+def extends(settings: MCMCSettings) -> bool:
+    """Whether ``settings`` ask to draw past ``num_samples`` until convergence.
+
+    Examples
+    --------
+    >>> extends(MCMCSettings(num_samples=1000, max_samples=4000))
+    True
+    >>> extends(MCMCSettings(num_samples=1000))
+    False
+    """
+    return settings.max_samples is not None and settings.max_samples > settings.num_samples
 
 
 CURVE_NUTPIE_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -358,6 +416,7 @@ def _sample_nutpie(
     start: dict | None,
     cache_key: Hashable | None,
     numba_model: pm.Model | None = None,
+    check_vars: Sequence[str] = (),
 ) -> az.InferenceData:
     _require("nutpie", "nutpie")
     import nutpie
@@ -384,9 +443,9 @@ def _sample_nutpie(
         compiled = dataclasses.replace(
             compiled, initial_point_func=_flat_start(model, start, jitter), _coords=coords
         )
-    idata = nutpie.sample(
+    run = functools.partial(
+        nutpie.sample,
         compiled,
-        draws=settings.num_samples,
         tune=settings.num_warmup,
         chains=settings.num_chains,
         cores=min(settings.num_chains, os.cpu_count() or 1),
@@ -395,6 +454,10 @@ def _sample_nutpie(
         save_warmup=False,
         **options,
     )
+    if extends(settings):
+        idata = _sample_until_converged(run, settings, check_vars)
+    else:
+        idata = run(draws=settings.num_samples)
     # nutpie also stores the unconstrained values ("a_log__", ...); the other
     # back-ends keep only the natural scale, and so does the library.
     unconstrained = [
@@ -404,6 +467,88 @@ def _sample_nutpie(
     unused = [dim for dim in posterior.dims if not any(dim in var.dims for var in posterior.data_vars.values())]
     posterior = posterior.drop_dims(unused)
     return az.InferenceData(posterior=posterior, sample_stats=idata.sample_stats)
+
+
+POLL_SECONDS = (1.0, 60.0)
+"""Shortest and longest wait between two looks at a running nutpie sampler."""
+
+
+def _draws_per_chain(idata: az.InferenceData) -> int:
+    """Draws that every chain of a running nutpie trace has finished."""
+    if "posterior" not in idata.groups() or idata.posterior.sizes.get("draw", 0) == 0:
+        return 0
+    # nutpie pads the chains that are behind with NaN; its log density is finite at every draw.
+    done = np.isfinite(idata.sample_stats["logp"].to_numpy()).sum(axis=1)
+    return int(done.min())
+
+
+def _unconverged(idata: az.InferenceData, check_vars: Sequence[str], draws: int) -> list[str]:
+    """Labels of the checked variables that have not converged in the first ``draws`` draws."""
+    from hbmep_pymc.results import MIN_ESS_PER_CHAIN, convergence_notes
+
+    head = idata.isel(draw=slice(0, draws))
+    return list(convergence_notes(head, check_vars, MIN_ESS_PER_CHAIN * head.posterior.sizes["chain"]))
+
+
+def _finished(sampler: Any) -> bool:
+    """Whether a background nutpie sampler has drawn everything it was asked for."""
+    try:
+        return bool(sampler.is_finished)
+    except TimeoutError:
+        # nutpie 0.16 answers a running sampler's is_finished with a TimeoutError.
+        return False
+
+
+def _sample_until_converged(
+    run: Callable[..., Any], settings: MCMCSettings, check_vars: Sequence[str]
+) -> az.InferenceData:
+    """Sample with nutpie in the background and stop at the first check where ``check_vars`` converged.
+
+    The checks fall at fixed draw counts (``num_samples``, then every half
+    of it), and the returned chains end at the check that stopped them, so
+    the draws do not depend on how fast the machine is.
+    """
+    step = max(settings.num_samples // 2, 1)
+    checkpoint = settings.num_samples
+    sampler = run(draws=settings.max_samples, blocking=False)
+    wait = POLL_SECONDS[0]
+    first_seen: tuple[float, int] | None = None
+    try:
+        while True:
+            finished = _finished(sampler)
+            trace = sampler.wait() if finished else sampler.inspect()
+            done = _draws_per_chain(trace)
+            while checkpoint <= done and checkpoint < settings.max_samples:
+                problems = _unconverged(trace, check_vars, checkpoint)
+                if not problems:
+                    logger.info("Converged after %d draws per chain; stopping there", checkpoint)
+                    if not finished:
+                        trace = sampler.abort()
+                    return trace.isel(draw=slice(0, checkpoint))
+                logger.info(
+                    "After %d draws per chain %d value(s) have not converged (%s%s); drawing on",
+                    checkpoint, len(problems), ", ".join(problems[:3]), ", ..." if len(problems) > 3 else "",
+                )
+                checkpoint += step
+            if finished:
+                return trace
+            if checkpoint >= settings.max_samples:
+                logger.info("Drawing on to max_samples (%d per chain)", settings.max_samples)
+                return sampler.wait()
+            # Look again about when the slowest chain should reach the next check.
+            now = time.monotonic()
+            if done and first_seen is None:
+                first_seen = (now, done)
+            if first_seen is not None and done > first_seen[1]:
+                rate = (done - first_seen[1]) / (now - first_seen[0])
+                wait = (checkpoint - done) / rate
+            else:
+                wait = min(wait * 1.5, 10.0)
+            time.sleep(min(max(wait, POLL_SECONDS[0]), POLL_SECONDS[1]))
+    except BaseException:
+        with contextlib.suppress(Exception):
+            sampler.cancel()
+        raise
 
 
 JAX_CACHE_ENV = "HBMEP_PYMC_JAX_CACHE"

@@ -9,6 +9,7 @@ import hbmep_pymc as mep
 from hbmep_pymc import sampling
 from hbmep_pymc.distributions import TruncatedNormal, truncated_normal_logp
 from hbmep_pymc.initialization import initial_values, jittered_starts
+from hbmep_pymc.results import convergence_notes
 from hbmep_pymc.simulation import simulate
 
 TINY = {"num_chains": 2, "num_warmup": 150, "num_samples": 100, "thinning": 1}
@@ -174,3 +175,66 @@ def test_nutpie_without_warmup_rejected(small_data):
     model = mep.StandardHB("intensity", ["participant"], small_data.response)
     with pytest.raises(ValueError, match="at least one warm-up iteration"):
         model.run(small_data.df, mcmc_params={"num_chains": 1, "num_warmup": 0, "num_samples": 5})
+
+
+def test_max_samples_checks_at_fixed_draw_counts(small_data, monkeypatch):
+    """Sampling goes on in steps of half num_samples until the checks pass, and the cut is reproducible."""
+    model = mep.StandardHB("intensity", ["participant"], small_data.response)
+    fixed = {"num_chains": 2, "num_warmup": 100, "num_samples": 300}
+    reference, _ = model.run(small_data.df, mcmc_params=fixed, progress_bar=False, seed=3)
+
+    checked = []
+
+    def pass_from_250(trace, check_vars, draws):
+        checked.append(draws)
+        return [] if draws >= 250 else ["a[S00, muscle_0]"]
+
+    monkeypatch.setattr(sampling, "_unconverged", pass_from_250)
+    extended = {"num_chains": 2, "num_warmup": 100, "num_samples": 100, "max_samples": 2000}
+    idata, _ = model.run(small_data.df, mcmc_params=extended, progress_bar=False, seed=3)
+    assert checked == [100, 150, 200, 250]
+    assert idata.posterior.sizes["draw"] == 250
+    assert idata.posterior.attrs["num_samples"] == 250
+    assert idata.posterior.attrs["max_samples"] == 2000
+    # The first 250 draws are those of a fixed-length run with the same seed.
+    np.testing.assert_array_equal(idata.posterior["a"].values, reference.posterior["a"].values[:, :250])
+
+
+def test_max_samples_stops_at_the_limit(small_data, monkeypatch):
+    monkeypatch.setattr(sampling, "_unconverged", lambda trace, check_vars, draws: ["a_loc"])
+    model = mep.StandardHB("intensity", ["participant"], small_data.response)
+    extended = {"num_chains": 1, "num_warmup": 50, "num_samples": 40, "max_samples": 70}
+    idata, _ = model.run(small_data.df, mcmc_params=extended, progress_bar=False)
+    assert idata.posterior.sizes["draw"] == 70
+    assert not np.isnan(idata.posterior["a"].values).any()
+
+
+def test_max_samples_on_real_checks(small_data):
+    model = mep.StandardHB("intensity", ["participant"], small_data.response)
+    extended = {"num_chains": 2, "num_warmup": 200, "num_samples": 200, "max_samples": 2000}
+    idata, _ = model.run(small_data.df, mcmc_params=extended, progress_bar=False, seed=1)
+    drawn = idata.posterior.sizes["draw"]
+    # On this seed the first check fails and a later one passes: sampling stopped there.
+    assert 200 < drawn < 2000
+    names = model.sampled_variables()
+    assert not convergence_notes(idata, names, min_ess=200)
+    assert convergence_notes(idata.isel(draw=slice(0, drawn - 100)), names, min_ess=200)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"num_samples": 500, "max_samples": 400}, "at least num_samples"),
+        ({"max_samples": 1500.0}, "must be an integer"),
+        ({"max_samples": True}, "must be an integer"),
+    ],
+)
+def test_max_samples_rejects_bad_values(params, message):
+    with pytest.raises(ValueError, match=message):
+        sampling.MCMCSettings.from_params(params)
+
+
+def test_max_samples_needs_nutpie(small_data):
+    model = mep.StandardHB("intensity", ["participant"], small_data.response, sampler="pymc")
+    with pytest.raises(ValueError, match="max_samples needs sampler='nutpie'"):
+        model.run(small_data.df, mcmc_params={"num_chains": 1, "num_samples": 10, "max_samples": 20})

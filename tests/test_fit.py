@@ -90,3 +90,19 @@ def test_cli_reports_bad_config(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "intensity must be a column name" in error
     assert "num_chains must be an integer" in error
+
+
+def test_cli_rejects_max_samples_below_num_samples(tmp_path, capsys):
+    status = main(["fit", "--output", str(tmp_path), "--num-samples", "100", "--max-samples", "50", "--quiet"])
+    assert status == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1
+    assert "max_samples must be an integer of at least num_samples (100), got 50" in error[0]
+
+
+def test_config_accepts_max_samples(tmp_path):
+    from hbmep_pymc.config import read_config
+
+    config = tmp_path / "fit.toml"
+    config.write_text("[mcmc]\nnum_samples = 1000\nmax_samples = 5000\n")
+    assert read_config(config).mcmc == {"num_samples": 1000, "max_samples": 5000}

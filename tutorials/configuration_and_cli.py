@@ -66,7 +66,9 @@ print(data_path.read_text().splitlines()[:3])
 # - `[variables]`: `intensity`, `features` and `response`, the columns as in
 #   Python. An inner list such as `[["participant", "condition"]]` combines
 #   columns into one feature;
-# - `[mcmc]`: `num_chains`, `num_warmup`, `num_samples`, `thinning`;
+# - `[mcmc]`: `num_chains`, `num_warmup`, `num_samples`, `thinning`, and
+#   optionally `max_samples`, up to which nutpie draws on until r_hat and
+#   ESS pass the convergence checks;
 # - `[model]` (optional): `function`, `mixture`, `hierarchical`, `sampler`,
 #   `seed`, `intensity_unit`, `response_unit`.
 #
