@@ -316,8 +316,9 @@ def _shown(labels: list[str], limit: int = 20) -> str:
 def convergence_notes(idata: az.InferenceData, var_names: Sequence[str], min_ess: float) -> dict[str, list[str]]:
     """Map each summary row label (``"a[P1, ECR]"``) to its notes: ``r_hat > 1.01``, ``low ESS``.
 
-    ESS counts as low when the bulk or the tail ESS is below ``min_ess``.
-    r_hat is checked only with more than one chain.
+    ESS counts as low when the bulk or the tail ESS is below ``min_ess``;
+    ``min_ess=0`` skips computing ESS. r_hat is checked only with more
+    than one chain.
 
     Parameters
     ----------
@@ -344,6 +345,8 @@ def convergence_notes(idata: az.InferenceData, var_names: Sequence[str], min_ess
     ...                      coords=coords, dims={"a": ["participant", "muscle"]})
     >>> convergence_notes(idata, ["a"], min_ess=200)["a[P1, PKPK_ECR]"]
     ['r_hat > 1.01', 'low ESS']
+    >>> convergence_notes(idata, ["a"], min_ess=0)["a[P1, PKPK_ECR]"]
+    ['r_hat > 1.01']
     """
     names = [name for name in var_names if name in idata.posterior]
     posterior = idata.posterior[names]
@@ -351,12 +354,15 @@ def convergence_notes(idata: az.InferenceData, var_names: Sequence[str], min_ess
         # Cells of curves without data are NaN on purpose.
         warnings.simplefilter("ignore", RuntimeWarning)
         r_hat = az.rhat(posterior) if posterior.sizes["chain"] > 1 else None
-        ess_bulk = az.ess(posterior, method="bulk")
-        ess_tail = az.ess(posterior, method="tail")
+        if min_ess > 0:
+            ess_bulk = az.ess(posterior, method="bulk")
+            ess_tail = az.ess(posterior, method="tail")
 
     notes: dict[str, list[str]] = {}
     for name in names:
-        flags = [((ess_bulk[name] < min_ess) | (ess_tail[name] < min_ess), "low ESS")]
+        flags = []
+        if min_ess > 0:
+            flags.append(((ess_bulk[name] < min_ess) | (ess_tail[name] < min_ess), "low ESS"))
         if r_hat is not None:
             flags.insert(0, (r_hat[name] > R_HAT_LIMIT, f"r_hat > {R_HAT_LIMIT}"))
         for mask, text in flags:

@@ -177,7 +177,7 @@ def test_nutpie_without_warmup_rejected(small_data):
         model.run(small_data.df, mcmc_params={"num_chains": 1, "num_warmup": 0, "num_samples": 5})
 
 
-def test_max_samples_checks_at_fixed_draw_counts(small_data, monkeypatch):
+def test_max_samples_fixed_checkpoints(small_data, monkeypatch):
     """Sampling goes on in steps of half num_samples until the checks pass, and the cut is reproducible."""
     model = mep.StandardHB("intensity", ["participant"], small_data.response)
     fixed = {"num_chains": 2, "num_warmup": 100, "num_samples": 300}
@@ -209,12 +209,12 @@ def test_max_samples_stops_at_the_limit(small_data, monkeypatch):
     assert not np.isnan(idata.posterior["a"].values).any()
 
 
-def test_max_samples_on_real_checks(small_data):
+def test_max_samples_real_checks(small_data):
     model = mep.StandardHB("intensity", ["participant"], small_data.response)
     extended = {"num_chains": 2, "num_warmup": 200, "num_samples": 200, "max_samples": 2000}
     idata, _ = model.run(small_data.df, mcmc_params=extended, progress_bar=False, seed=1)
     drawn = idata.posterior.sizes["draw"]
-    # On this seed the first check fails and a later one passes: sampling stopped there.
+    # Here the first check fails and a later one passes, so sampling stopped at a passing check.
     assert 200 < drawn < 2000
     names = model.sampled_variables()
     assert not convergence_notes(idata, names, min_ess=200)
