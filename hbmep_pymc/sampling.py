@@ -222,13 +222,13 @@ def sample(
     ValueError
         If the sampler name is unknown, nutpie is asked for no warm-up, or
         ``max_samples`` is set for a back-end other than nutpie.
+    ImportError
+        If the back-end's package is not installed.
 
     Notes
     -----
-    ``idata.posterior.attrs["num_samples"]`` holds the draws per chain
-    before thinning.
-    ImportError
-        If the back-end's package is not installed.
+    ``idata.posterior.attrs["num_samples"]`` is the number of draws per
+    chain before thinning.
 
     Examples
     --------
