@@ -316,9 +316,9 @@ def _shown(labels: list[str], limit: int = 20) -> str:
 def convergence_notes(idata: az.InferenceData, var_names: Sequence[str], min_ess: float) -> dict[str, list[str]]:
     """Map each summary row label (``"a[P1, ECR]"``) to its notes: ``r_hat > 1.01``, ``low ESS``.
 
-    ESS counts as low when the bulk or the tail ESS is below ``min_ess``;
-    ``min_ess=0`` skips computing ESS. r_hat is checked only with more
-    than one chain.
+    ESS counts as low when the bulk or the tail ESS is below ``min_ess``.
+    With ``min_ess=0`` ESS is not computed. r_hat is checked only with
+    more than one chain.
 
     Parameters
     ----------

@@ -92,7 +92,7 @@ def test_cli_reports_bad_config(tmp_path, capsys):
     assert "num_chains must be an integer" in error
 
 
-def test_cli_rejects_max_samples_below_num_samples(tmp_path, capsys):
+def test_cli_max_samples_too_small(tmp_path, capsys):
     status = main(["fit", "--output", str(tmp_path), "--num-samples", "100", "--max-samples", "50", "--quiet"])
     assert status == 2
     error = capsys.readouterr().err.strip().splitlines()
