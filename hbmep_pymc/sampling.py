@@ -140,7 +140,7 @@ class MCMCSettings:
         ):
             raise ValueError(
                 f"MCMC setting max_samples must be an integer of at least num_samples "
-                f"({settings.num_samples}), got {limit!r}; leave it out to draw exactly num_samples."
+                f"({settings.num_samples}), got {limit!r}. Remove it to draw exactly num_samples."
             )
         return settings
 
@@ -258,10 +258,10 @@ def sample(
         idata = _sample_nutpie(model, settings, start, cache_key, numba_model, check_vars)
     else:
         if extends(settings):
-            # nutpie can be asked for its draws so far while it runs; PyMC's samplers cannot.
+            # nutpie returns the draws made so far while it runs, and PyMC's samplers do not.
             raise ValueError(
-                f"max_samples needs sampler='nutpie'; with {sampler!r} set num_samples to the number "
-                f"of draws you want and leave max_samples out."
+                f"max_samples requires sampler='nutpie'. With {sampler!r}, set num_samples to the number "
+                f"of draws you want and remove max_samples."
             )
         idata = _sample_pymc(model, sampler, settings, start)
     drawn = idata.posterior.sizes["draw"]
@@ -415,8 +415,8 @@ def _sample_nutpie(
     settings: MCMCSettings,
     start: dict | None,
     cache_key: Hashable | None,
-    numba_model: pm.Model | None = None,
-    check_vars: Sequence[str] = (),
+    numba_model: pm.Model | None,
+    check_vars: Sequence[str],
 ) -> az.InferenceData:
     _require("nutpie", "nutpie")
     import nutpie
@@ -443,11 +443,10 @@ def _sample_nutpie(
         compiled = dataclasses.replace(
             compiled, initial_point_func=_flat_start(model, start, jitter), _coords=coords
         )
-    cores = min(settings.num_chains, os.cpu_count() or 1)
-    if extends(settings):
-        # nutpie runs a chain to its end before it starts one that has no thread. Drawing on
-        # until convergence needs every chain to advance together, so each chain gets a thread.
-        cores = settings.num_chains
+    extend = extends(settings)
+    # nutpie runs a chain to its end before it starts a chain that has no thread yet. Checking
+    # convergence while sampling needs all chains to advance together, so each gets a thread.
+    cores = settings.num_chains if extend else min(settings.num_chains, os.cpu_count() or 1)
     run = functools.partial(
         nutpie.sample,
         compiled,
@@ -459,7 +458,7 @@ def _sample_nutpie(
         save_warmup=False,
         **options,
     )
-    if extends(settings):
+    if extend:
         idata = _sample_until_converged(run, settings, check_vars)
     else:
         idata = run(draws=settings.num_samples)
@@ -492,7 +491,7 @@ def _unconverged(idata: az.InferenceData, check_vars: Sequence[str], draws: int)
     from hbmep_pymc.results import MIN_ESS_PER_CHAIN, convergence_notes
 
     head = idata.isel(draw=slice(0, draws))
-    # r_hat alone takes under half the time of the full check, and it is the check that fails most.
+    # r_hat alone takes under half the time of the full check and fails most often, so it goes first.
     problems = convergence_notes(head, check_vars, min_ess=0)
     if not problems:
         problems = convergence_notes(head, check_vars, MIN_ESS_PER_CHAIN * head.posterior.sizes["chain"])
@@ -555,7 +554,7 @@ def _sample_until_converged(
                 rate = (done - first_seen[1]) / (now - first_seen[0])
                 wait = (checkpoint - done) / rate
             else:
-                # Until the speed is known, look often: a late look lets the chains run past a passing check.
+                # Look often until the speed is known, because a late look lets the chains run past a passing check.
                 wait = min(wait * 1.5, 2.0)
             time.sleep(min(max(wait, POLL_SECONDS[0]), POLL_SECONDS[1]))
     except BaseException:

@@ -236,5 +236,5 @@ def test_max_samples_rejects_bad_values(params, message):
 
 def test_max_samples_needs_nutpie(small_data):
     model = mep.StandardHB("intensity", ["participant"], small_data.response, sampler="pymc")
-    with pytest.raises(ValueError, match="max_samples needs sampler='nutpie'"):
+    with pytest.raises(ValueError, match="max_samples requires sampler='nutpie'"):
         model.run(small_data.df, mcmc_params={"num_chains": 1, "num_samples": 10, "max_samples": 20})
